@@ -1,0 +1,1 @@
+"""Package marker: the .jinja templates are loadable resources (jinja2.PackageLoader)."""
