@@ -1,0 +1,27 @@
+"""rpc.runtime: what generated proxy modules import (aiohttp and the standard library).
+
+`__all__` is the contract with generated code: a generated module imports one
+sorted list of these names and checks `RUNTIME_ABI` at import. Optional
+dependencies (redis, pyjwt, bcrypt, prometheus-client, uvloop, xxhash,
+cryptography) are imported lazily by the modules that need them, so a proxy
+installs only what its Caddyfile uses. This package never imports the compiler.
+"""
+
+from __future__ import annotations
+
+from rpc.runtime.context import Ctx
+from rpc.runtime.errors import ClientGone, HandlerError
+from rpc.runtime.placeholders import Placeholder, Template
+
+# Bump when a name in __all__ changes meaning or signature; generated modules
+# refuse to run against a runtime with a different ABI.
+RUNTIME_ABI = 1
+
+__all__ = [
+    "RUNTIME_ABI",
+    "ClientGone",
+    "Ctx",
+    "HandlerError",
+    "Placeholder",
+    "Template",
+]

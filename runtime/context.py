@@ -1,0 +1,158 @@
+"""Per-request state shared by generated routes and runtime handlers.
+
+`Ctx` is Caddy's `*http.Request` plus its replacer and response writer, in
+one slotted object built once per request: the (possibly rewritten) method,
+URI and headers, the variables table, the headers handlers set for the
+response, and the hooks that run just before the response is written.
+Everything here is cheap to create; derived values are computed lazily.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+if TYPE_CHECKING:
+    from rpc.runtime.errors import HandlerError
+    from rpc.runtime.typedefs import SendHook
+
+__all__ = ["Ctx"]
+
+
+class Ctx:
+    """Everything about one request that handlers read or change."""
+
+    __slots__ = (
+        "_headers_copied",
+        "client_ip",
+        "error",
+        "extra",
+        "headers",
+        "host",
+        "hostport",
+        "log_fields",
+        "method",
+        "orig_method",
+        "orig_query",
+        "orig_raw_path",
+        "path",
+        "query",
+        "raw_path",
+        "remote_ip",
+        "remote_port",
+        "request",
+        "resp_headers",
+        "scheme",
+        "send_hooks",
+        "server",
+        "started",
+        "tls",
+        "vars",
+    )
+
+    request: web.BaseRequest
+    method: str
+    path: str  # decoded path, as Caddy's r.URL.Path (after rewrites)
+    raw_path: str  # escaped path sent upstream, as r.URL.EscapedPath()
+    query: str  # raw query string without "?" (after rewrites)
+    host: str  # request host without port, lower-cased (what host matchers see)
+    hostport: str  # the Host header as the client sent it
+    headers: CIMultiDict[str]  # request headers (handlers may change them)
+    vars: dict[str, Any]  # {http.vars.*}
+    extra: dict[str, Any]  # other placeholder values set by handlers (regexp captures, rp, ...)
+    resp_headers: CIMultiDict[str]  # headers set for the response before it is written
+    send_hooks: list[SendHook]
+    error: HandlerError | None  # set while error routes run
+    remote_ip: str
+    remote_port: str
+    client_ip: str  # the remote IP, or the forwarded one when the peer is trusted
+    tls: bool
+    scheme: str
+    server: Any  # rpc.runtime.server.ServerConfig of the listener
+    started: float
+    orig_method: str
+    orig_raw_path: str
+    orig_query: str
+    log_fields: dict[str, Any]
+
+    def __init__(self, request: web.BaseRequest, server: Any = None) -> None:
+        self.request = request
+        self.server = server
+        self.method = request.method
+        url = request.rel_url
+        self.path = url.path
+        self.raw_path = url.raw_path
+        self.query = url.raw_query_string
+        hostport = request.headers.get("Host", "")
+        self.hostport = hostport
+        self.host = _strip_port(hostport).lower()
+        self.headers = request.headers  # type: ignore[assignment]  # copied on first write
+        self._headers_copied = False
+        self.vars = {}
+        self.extra = {}
+        self.resp_headers = CIMultiDict()
+        self.send_hooks = []
+        self.error = None
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.remote_ip, self.remote_port = str(peer[0]), str(peer[1])
+        else:
+            self.remote_ip, self.remote_port = "", ""
+        self.client_ip = self.remote_ip
+        self.tls = request.transport is not None and (
+            request.transport.get_extra_info("sslcontext") is not None
+        )
+        self.scheme = "https" if self.tls else "http"
+        self.started = time.monotonic()
+        self.orig_method = self.method
+        self.orig_raw_path = self.raw_path
+        self.orig_query = self.query
+        self.log_fields = {}
+
+    def writable_headers(self) -> CIMultiDict[str]:
+        """The request headers as a mutable dict (copied from the request once)."""
+        if not self._headers_copied:
+            self.headers = CIMultiDict(self.headers)
+            self._headers_copied = True
+        return self.headers
+
+    @property
+    def uri(self) -> str:
+        """The request-target as Caddy's `{http.request.uri}`: escaped path and query."""
+        return f"{self.raw_path}?{self.query}" if self.query else self.raw_path
+
+    def finalize(self, resp: web.StreamResponse) -> web.StreamResponse:
+        """Apply what handlers set for the response: headers first, then hooks.
+
+        Headers set by earlier handlers are kept and a handler's own headers
+        are added after them (Caddy copies upstream headers with add
+        semantics); hooks run last so deferred operations see everything.
+        """
+        if self.resp_headers:
+            merged = CIMultiDict(self.resp_headers)
+            for key, value in resp.headers.items():
+                merged.add(key, value)
+            resp.headers.clear()
+            resp.headers.extend(merged)
+        for hook in self.send_hooks:
+            hook(self, resp)
+        return resp
+
+    async def prepare(self, resp: web.StreamResponse) -> web.StreamResponse:
+        """Finalize and send the headers of a streaming response."""
+        self.finalize(resp)
+        await resp.prepare(self.request)
+        return resp
+
+
+def _strip_port(hostport: str) -> str:
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        return hostport[1:end] if end > 0 else hostport
+    head, sep, tail = hostport.rpartition(":")
+    if sep and tail.isdigit() and ":" not in head:
+        return head
+    return hostport
