@@ -88,7 +88,7 @@ class _Lexer:
             out.append(tok)
         return out
 
-    def next(self) -> RawToken | None:  # noqa: C901 - a faithful state machine
+    def next(self) -> RawToken | None:
         text = self.text
         n = len(text)
         val: list[str] = []
@@ -267,4 +267,4 @@ class _Lexer:
                 )
             out.append((line[len(padding) :] + "\n").replace("\r", ""))
         body = "".join(out)
-        return body[:-1] if body.endswith("\n") else body
+        return body.removesuffix("\n")

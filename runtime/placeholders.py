@@ -20,7 +20,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
-from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -141,14 +140,12 @@ def _header(name: str) -> Resolver:
 
 def _cookie(name: str) -> Resolver:
     def get(ctx: Ctx) -> str:
+        # Go's cookie parsing: `a=1; b=2`, first match wins, quotes stripped.
         for raw in ctx.headers.getall("Cookie", ()):
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(raw)
-            except Exception:
-                continue
-            if name in jar:
-                return jar[name].value
+            for pair in raw.split(";"):
+                key, sep, value = pair.strip().partition("=")
+                if sep and key == name:
+                    return value[1:-1] if len(value) > 1 and value[0] == value[-1] == '"' else value
         return ""
 
     return get
@@ -239,7 +236,7 @@ def _port(ctx: Ctx) -> str:
     return tail if sep and tail.isdigit() else ""
 
 
-_ORIG_PATH = lambda ctx: _unescape(ctx.orig_raw_path)  # noqa: E731
+_ORIG_PATH = lambda ctx: _unescape(ctx.orig_raw_path)
 
 
 def _unescape(path: str) -> str:

@@ -1,0 +1,1 @@
+"""One module per `rpc` subcommand: `HELP`, `add_arguments(parser)`, `run(args, sources)`."""
