@@ -25,7 +25,9 @@ EXIT_INTERNAL = 70
 
 # Subcommand name → module in rpc.compiler.commands; each module provides
 # `HELP`, `add_arguments(parser)` and `run(args, sources) -> int`.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "check": "check",
+}
 
 
 class _Parser(argparse.ArgumentParser):

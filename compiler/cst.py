@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from rpc.compiler.addresses import Address
 from rpc.compiler.lexer import TokenKind
 from rpc.compiler.source import Span
 
@@ -142,7 +143,8 @@ class NamedRoute:
 class SiteBlock:
     """Site addresses and the directives that serve them."""
 
-    addresses: tuple[Token, ...]
+    keys: tuple[Token, ...]  # the addresses as written (trailing commas removed)
+    addresses: tuple[Address, ...]  # the same, parsed and normalised
     lines: tuple[Line, ...]
     span: Span
     braced: bool = True

@@ -120,7 +120,9 @@ class Diagnostic:
             raise TypeError("severity must be a Severity")
 
     @classmethod
-    def error(cls, code: str, message: str, span: Span | None, hint: str | None = None) -> Diagnostic:
+    def error(
+        cls, code: str, message: str, span: Span | None, hint: str | None = None
+    ) -> Diagnostic:
         return cls(code, Severity.ERROR, message, span, hint)
 
     @classmethod
@@ -163,9 +165,7 @@ class RpcError(Exception):
         return tuple(d for d in self.diagnostics if d.is_error)
 
     def __str__(self) -> str:
-        return "; ".join(
-            f"{d.span}: {d.message}" if d.span else d.message for d in self.errors
-        )
+        return "; ".join(f"{d.span}: {d.message}" if d.span else d.message for d in self.errors)
 
 
 class InternalError(Exception):

@@ -106,7 +106,7 @@ class _Lexer:
                 if in_heredoc:
                     raise LexError(
                         "RPC104",
-                        f"unterminated heredoc <<{marker}: no closing `{marker}` before the end",
+                        f"incomplete heredoc <<{marker}: expected the ending marker {marker}",
                         heredoc_start,
                         heredoc_start + 2 + len(marker),
                         f"end the heredoc with a line containing only `{marker}`",
@@ -227,7 +227,7 @@ class _Lexer:
         if marker.startswith("<"):
             raise LexError(
                 "RPC102",
-                "too many '<' for a heredoc",
+                "too many '<' for heredoc",
                 start,
                 end,
                 "use exactly two, for example `<<END`",
@@ -235,7 +235,8 @@ class _Lexer:
         if not _HEREDOC_MARKER.fullmatch(marker):
             raise LexError(
                 "RPC102",
-                f"heredoc marker {marker!r} must contain only letters, digits, '-' and '_'",
+                f"heredoc marker {marker!r} must contain only alphanumeric characters, dashes and "
+                "underscores",
                 start,
                 end,
             )
@@ -258,8 +259,8 @@ class _Lexer:
                 shown = line.rstrip("\r\n")
                 raise LexError(
                     "RPC103",
-                    f"heredoc line {shown!r} does not start with the closing marker's "
-                    f"indentation {padding!r}",
+                    f"mismatched leading whitespace in heredoc <<{marker}: line {shown!r} must "
+                    f"start with the closing marker's indentation {padding!r}",
                     line_start,
                     line_start + max(1, len(shown)),
                     "indent every line of a heredoc at least as much as its closing marker, "

@@ -149,7 +149,9 @@ def parse_text(
     tokens: list[Token] = []
     feed: list[LarkToken] = []
     stray: Token | None = None  # the first `}` that closes nothing
+    inline_close: Token | None = None  # the last `}` that closed a block from a line's end
     opened: list[Token] = []  # braces still open, innermost last
+    misaligned: Token | None = None  # first `{` closed by a `}` indented unlike its line
     prev: RawToken | None = None
     for i, rt in enumerate(raw):
         tok = Token(rt.kind, rt.text, pos.span(rt.start, rt.end), rt.heredoc_marker)
@@ -169,21 +171,31 @@ def parse_text(
             opened.append(tok)
         elif terminal in ("RBRACE", "INLINE_RBRACE"):
             if opened:
-                opened.pop()
+                opener = opened.pop()
+                inline_close = tok if terminal == "INLINE_RBRACE" else inline_close
+                if misaligned is None and tok.span.column != _indent_column(text, opener):
+                    misaligned = opener
             elif stray is None:
-                stray = tok
+                # A `}` trailing a line closed a block early: that one is the mistake.
+                stray = inline_close or tok
         feed.append(_lark_token(terminal, rt.text, i))
         prev = rt
 
     try:
         tree = _parser().parse(feed)  # type: ignore[arg-type]
     except UnexpectedInput as exc:
-        diags.add(_friendly(exc, tokens, feed, stray, opened))
+        diags.add(_friendly(exc, tokens, feed, stray, opened, misaligned))
         diags.check()
         raise AssertionError("unreachable") from exc
     lines = _ToCst(tokens).transform(tree)
     diags.check()
     return FileTree(source, lines, tuple(diags))
+
+
+def _indent_column(text: str, tok: Token) -> int:
+    """1-based column of the first non-blank character on `tok`'s line."""
+    line = text.split("\n")[tok.span.line - 1] if tok.span.via is None else ""
+    return len(line) - len(line.lstrip(" \t")) + 1
 
 
 def _lark_token(kind: str, value: str, index: int) -> LarkToken:
@@ -197,11 +209,15 @@ def _friendly(
     feed: list[LarkToken],
     stray: Token | None,
     opened: list[Token],
+    misaligned: Token | None,
 ) -> Diagnostic:
     """Explain a raw LALR error in Caddyfile terms."""
     bad = getattr(exc, "token", None)
     idx = bad.start_pos if isinstance(bad, LarkToken) and bad.type != "$END" else None
-    if stray is not None and (idx is None or tokens[idx] is stray):
+    # Unbalanced braces explain the failure unless lark tripped over something earlier.
+    if stray is not None and (
+        idx is None or idx >= next(i for i, t in enumerate(tokens) if t is stray)
+    ):
         return Diagnostic.error(
             "RPC112",
             "unexpected '}' because no matching opening brace",
@@ -210,12 +226,14 @@ def _friendly(
         )
     if idx is None or not (0 <= idx < len(tokens)):
         if opened:
-            return Diagnostic.error(
-                "RPC113",
-                "this block is never closed",
-                opened[-1].span,
-                "add a `}` on its own line where the block ends",
-            )
+            culprit = misaligned or opened[-1]
+            hint = "add a `}` on its own line where the block ends"
+            if misaligned is not None:
+                hint = (
+                    f"the block opened at line {misaligned.span.line} is probably the one "
+                    "missing its `}`: the `}` that closes it is indented like an outer block"
+                )
+            return Diagnostic.error("RPC113", "this block is never closed", culprit.span, hint)
         span = tokens[-1].span if tokens else None
         return Diagnostic.error("RPC100", "unexpected end of file", span)
     tok = tokens[idx]
@@ -241,7 +259,8 @@ def _friendly(
         "RPC100",
         f"unexpected {_describe(tok)}",
         tok.span,
-        "start a new line after `}`" if before is not None and before.type.endswith("RBRACE")
+        "start a new line after `}`"
+        if before is not None and before.type.endswith("RBRACE")
         else None,
     )
 

@@ -84,8 +84,8 @@ class Template:
                 continue
             fns.append(_bind(part.key, keep_unknown))
         self._fns = tuple(fns)
-        self.const: str | None = fns[0] if len(fns) == 1 and isinstance(fns[0], str) else (
-            "" if not fns else None
+        self.const: str | None = (
+            fns[0] if len(fns) == 1 and isinstance(fns[0], str) else ("" if not fns else None)
         )
 
     def __repr__(self) -> str:
@@ -258,7 +258,9 @@ _EXACT: dict[str, Resolver] = {
     "http.request.uri.path_escaped": lambda c: quote(c.path, safe=""),
     "http.request.uri.path.dir": lambda c: _dir(c.path),
     "http.request.uri.path.file": lambda c: _file(c.path),
-    "http.request.uri.path.file.base": lambda c: _file(c.path)[: len(_file(c.path)) - len(_ext(c.path))],
+    "http.request.uri.path.file.base": lambda c: _file(c.path)[
+        : len(_file(c.path)) - len(_ext(c.path))
+    ],
     "http.request.uri.path.file.ext": lambda c: _ext(c.path),
     "http.request.uri.query": lambda c: c.query,
     "http.request.uri.query_escaped": lambda c: quote(c.query, safe=""),

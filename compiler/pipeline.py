@@ -1,0 +1,110 @@
+"""The compiler's stages chained: text → line tree → expanded → Document (→ IR → Python).
+
+Each stage is a plain function with typed input and output (syntax.parse_text,
+expand.expand, structure.build_document, ...); `compile_caddyfile` runs them in
+order and can stop after any one, which is what `rpc check` and the CLI's
+dump commands use. Warnings are collected into one `Diagnostics`; errors raise
+`RpcError` at the end of the stage that found them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rpc.compiler.cst import Document
+from rpc.compiler.errors import Diagnostics
+from rpc.compiler.expand import Expanded, expand
+from rpc.compiler.source import SourceMap
+from rpc.compiler.structure import build_document
+from rpc.compiler.syntax import FileTree, parse_text
+
+__all__ = ["Compilation", "Stage", "compile_caddyfile", "parse_document"]
+
+
+class Stage(enum.IntEnum):
+    """Where `compile_caddyfile` may stop, in pipeline order."""
+
+    SYNTAX = 1
+    EXPAND = 2
+    STRUCTURE = 3
+    IR = 4
+    OPTIMIZE = 5
+    PYTHON = 6
+
+
+@dataclass
+class Compilation:
+    """Everything one run of the pipeline produced, up to where it stopped."""
+
+    name: str
+    sources: SourceMap
+    diagnostics: Diagnostics
+    tree: FileTree | None = None
+    expanded: Expanded | None = None
+    document: Document | None = None
+    ir: Any = None
+    optimized: Any = None
+    python: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def _directive_names() -> frozenset[str]:
+    try:
+        from rpc.compiler.directives import registry
+    except ImportError:  # the directive layer is optional for the front end
+        return frozenset()
+    return frozenset(registry.known_names())
+
+
+def compile_caddyfile(
+    text: str,
+    name: str = "Caddyfile",
+    *,
+    stop_after: Stage = Stage.PYTHON,
+    environ: Mapping[str, str] | None = None,
+    sources: SourceMap | None = None,
+    diagnostics: Diagnostics | None = None,
+) -> Compilation:
+    """Run the pipeline on `text` up to and including `stop_after`."""
+    result = Compilation(
+        name,
+        sources if sources is not None else SourceMap(),
+        diagnostics if diagnostics is not None else Diagnostics(),
+    )
+    diags = result.diagnostics
+    result.tree = parse_text(text, name, environ=environ, sources=result.sources)
+    if stop_after <= Stage.SYNTAX:
+        diags.extend(result.tree.warnings)
+        return result
+    result.expanded = expand(result.tree, sources=result.sources, environ=environ, diags=diags)
+    if stop_after <= Stage.EXPAND:
+        return result
+    result.document = build_document(result.expanded, diags, directive_names=_directive_names())
+    diags.check()
+    if stop_after <= Stage.STRUCTURE:
+        return result
+    raise NotImplementedError(f"stage {stop_after.name} is not available yet")
+
+
+def parse_document(
+    text: str,
+    name: str = "Caddyfile",
+    *,
+    environ: Mapping[str, str] | None = None,
+    sources: SourceMap | None = None,
+    diagnostics: Diagnostics | None = None,
+) -> Document:
+    """The front end alone: text → expanded `Document`."""
+    result = compile_caddyfile(
+        text,
+        name,
+        stop_after=Stage.STRUCTURE,
+        environ=environ,
+        sources=sources,
+        diagnostics=diagnostics,
+    )
+    assert result.document is not None
+    return result.document
