@@ -60,7 +60,6 @@ def test_wheel_contains_every_module_and_data_file(tmp_path: Path) -> None:
             "pip",
             "wheel",
             "--no-deps",
-            "--no-build-isolation",
             "-q",
             "-w",
             str(tmp_path),
