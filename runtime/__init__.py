@@ -9,9 +9,21 @@ installs only what its Caddyfile uses. This package never imports the compiler.
 
 from __future__ import annotations
 
+from rpc.runtime.app import (
+    App,
+    Certificate,
+    Log,
+    MetricsConfig,
+    ServerConfig,
+    ServerLogs,
+    Timeouts,
+    TLSConfig,
+)
 from rpc.runtime.context import Ctx
 from rpc.runtime.errors import ClientGone, HandlerError
+from rpc.runtime.metrics import Instrumented, MetricsHandler
 from rpc.runtime.placeholders import Placeholder, Template
+from rpc.runtime.server import main
 
 # Bump when a name in __all__ changes meaning or signature; generated modules
 # refuse to run against a runtime with a different ABI.
@@ -19,9 +31,20 @@ RUNTIME_ABI = 1
 
 __all__ = [
     "RUNTIME_ABI",
+    "App",
+    "Certificate",
     "ClientGone",
     "Ctx",
     "HandlerError",
+    "Instrumented",
+    "Log",
+    "MetricsConfig",
+    "MetricsHandler",
     "Placeholder",
+    "ServerConfig",
+    "ServerLogs",
+    "TLSConfig",
     "Template",
+    "Timeouts",
+    "main",
 ]
