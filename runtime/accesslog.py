@@ -106,7 +106,7 @@ def _tls_fields(ssl_obj: ssl.SSLObject) -> dict[str, Any]:
         "version": _TLS_VERSIONS.get(ssl_obj.version() or "", 0),
         "cipher_suite": _cipher_id(ssl_obj.context, cipher[0] if cipher else ""),
         "proto": ssl_obj.selected_alpn_protocol() or "",
-        "server_name": ssl_obj.server_hostname or "",
+        "server_name": getattr(ssl_obj, "rpc_sni", None) or ssl_obj.server_hostname or "",
         "ech": False,
     }
 
@@ -148,11 +148,13 @@ def logger_names(ctx: Ctx, config: ServerLogs, base: str) -> list[str]:
     if override is not None and not isinstance(override, str):
         names = override
     else:
-        names = _names_for_host(config.logger_names, ctx.host)
+        names = _names_for_host(config.logger_names, ctx.host, config.default_logger_name)
     return [f"{base}.{name}" if name else base for name in names]
 
 
-def _names_for_host(table: Mapping[str, tuple[str, ...]], host: str) -> tuple[str, ...]:
+def _names_for_host(
+    table: Mapping[str, tuple[str, ...]], host: str, default: str
+) -> tuple[str, ...]:
     found = table.get(host)
     if found is not None:
         return found
@@ -164,7 +166,7 @@ def _names_for_host(table: Mapping[str, tuple[str, ...]], host: str) -> tuple[st
         found = table.get(".".join(labels))
         if found is not None:
             return found
-    return ("",)
+    return (default,)
 
 
 def access_entry(

@@ -61,11 +61,12 @@ class ServerLogs:
 
     `logger_names` maps a request host (no port) to the names of the logs its
     entries go to (`http.log.access.<name>`); unmapped hosts log to
-    `http.log.access` unless `skip_unmapped_hosts`. `skip_hosts` may hold
-    wildcards (`*.example.com`).
+    `http.log.access.<default_logger_name>` (plain `http.log.access` when
+    empty) unless `skip_unmapped_hosts`. `skip_hosts` may hold wildcards.
     """
 
     logger_names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    default_logger_name: str = ""
     skip_hosts: tuple[str, ...] = ()
     skip_unmapped_hosts: bool = False
     should_log_credentials: bool = False

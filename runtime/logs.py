@@ -107,7 +107,16 @@ def configure(logs: Iterable[Log], level: str | None = None) -> None:
 
 
 def reset() -> None:
-    """Back to the unconfigured state (tests): only the default log, to the current stderr."""
+    """Back to the unconfigured state (tests): only the default log, to the current stderr.
+
+    Also removes the `logging` bridge, so other code sees stdlib logging untouched.
+    """
+    for name in list(_bridged):
+        py_logger = logging.getLogger(name)
+        py_logger.removeHandler(_bridge)
+        py_logger.propagate = True
+        py_logger.setLevel(logging.NOTSET)
+    _bridged.clear()
     for writer in _writers.values():
         if writer.stream not in (None, sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             writer.stream.close()
@@ -218,6 +227,7 @@ class _Bridge(logging.Handler):
 
 
 _bridge = _Bridge()
+_bridged: set[str] = set()
 
 
 def install_bridge(names: Iterable[str] = ("rpc", "aiohttp")) -> None:
@@ -228,6 +238,7 @@ def install_bridge(names: Iterable[str] = ("rpc", "aiohttp")) -> None:
             py_logger.addHandler(_bridge)
         py_logger.propagate = False
         py_logger.setLevel(logging.DEBUG if _min_level <= 10 else logging.INFO)
+        _bridged.add(name)
 
 
 configure(())

@@ -352,6 +352,8 @@ class CertStore:
     ) -> int | None:
         if server_name is None:
             return None  # no SNI: the first certificate answers
+        # The server side of an SSLObject does not keep the name; logs and placeholders read it here.
+        sslobj.rpc_sni = server_name  # type: ignore[attr-defined]
         ctx = self.lookup(server_name)
         if ctx is None:
             return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
