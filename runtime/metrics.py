@@ -235,7 +235,7 @@ class _UpstreamCollector:
         prom = _prom()
         from rpc.runtime import upstreams
 
-        family = prom.core.GaugeMetricFamily(
+        family = prom.metrics_core.GaugeMetricFamily(
             "caddy_reverse_proxy_upstreams_healthy",
             "Health status of reverse proxy upstreams.",
             labels=["upstream"],

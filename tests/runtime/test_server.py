@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import signal
 import socket
@@ -370,3 +371,40 @@ def test_uvloop_is_used_when_installed(tmp_path: Path) -> None:
     )
     with run_app(path, port):
         assert get(port)[2].startswith(b"uvloop")
+
+
+async def test_read_body_timeout_fails_the_body_read_with_408(aiohttp_raw_server) -> None:
+    from aiohttp import web
+
+    from rpc.runtime import ServerConfig, Timeouts
+    from rpc.runtime.dispatch import Dispatcher
+
+    async def route(ctx):  # type: ignore[no-untyped-def]
+        await ctx.request.content.read()
+        return web.Response(text="read")
+
+    config = ServerConfig("s", ("127.0.0.1:0",), route, timeouts=Timeouts(read_body=0.3))
+    server = await aiohttp_raw_server(Dispatcher(config))
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+    head = await asyncio.wait_for(reader.readline(), 10)
+    assert head.startswith(b"HTTP/1.1 408")
+    writer.close()
+
+
+async def test_write_timeout_aborts_a_late_response(aiohttp_raw_server) -> None:
+    from aiohttp import web
+
+    from rpc.runtime import ServerConfig, Timeouts
+    from rpc.runtime.dispatch import Dispatcher
+
+    async def route(ctx):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(5)
+        return web.Response(text="late")
+
+    config = ServerConfig("s", ("127.0.0.1:0",), route, timeouts=Timeouts(write=0.3))
+    server = await aiohttp_raw_server(Dispatcher(config))
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert await asyncio.wait_for(reader.read(), 10) == b""
+    writer.close()
