@@ -169,12 +169,11 @@ def _host_problem(request: web.BaseRequest) -> str | None:
 class Dispatcher:
     """The aiohttp request handler of every listener of one server."""
 
-    __slots__ = ("access", "config", "loop")
+    __slots__ = ("access", "config")
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.access = config.logs
-        self.loop: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         problem = _host_problem(request)

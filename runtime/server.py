@@ -159,6 +159,11 @@ def _validate(app: App, opts: Options) -> str | None:
         return problem
     if tls_servers and not app.tls.certificates and not app.tls.internal:
         return f"server(s) {', '.join(tls_servers)} serve TLS but no certificate is configured"
+    if app.tls.internal:
+        try:
+            import cryptography  # noqa: F401
+        except ImportError:
+            return "`tls internal` needs the cryptography package: pip install 'rpc[runtime]'"
     for cert in app.tls.certificates:
         try:
             ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert.cert_file, cert.key_file)

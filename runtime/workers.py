@@ -87,9 +87,10 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._forward)
         pending = dict(self._spawn(index) for index in range(self.count))
         if not self._await_ready(pending):
+            code = 0 if self.stopping else 1  # asked to stop while starting, or a worker failed
             self._forward(signal.SIGTERM, None)
             self._reap_all()
-            return 1
+            return code
         return self._supervise()
 
     def _await_ready(self, pending: dict[int, int]) -> bool:
