@@ -408,3 +408,51 @@ async def test_write_timeout_aborts_a_late_response(aiohttp_raw_server) -> None:
     writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert await asyncio.wait_for(reader.read(), 10) == b""
     writer.close()
+
+
+async def test_idle_keepalive_connections_time_out() -> None:
+    from aiohttp import web
+
+    from rpc.runtime import ServerConfig, Timeouts
+    from rpc.runtime.dispatch import Dispatcher
+    from rpc.runtime.listeners import make_server, open_server
+
+    async def route(ctx):  # type: ignore[no-untyped-def]
+        return web.Response(text="ok")
+
+    port = free_port()
+    config = ServerConfig("s", (f"127.0.0.1:{port}",), route, timeouts=Timeouts(idle=0.3))
+    low = make_server(config, Dispatcher(config))
+    opened = await open_server(config, low, ssl_context=None, http_port=80, reuse_port=False)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"ok"), 10)
+        assert head.startswith(b"HTTP/1.1 200")
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # closed once idle
+        writer.close()
+    finally:
+        for srv in opened:
+            srv.close()
+        await low.shutdown(1)
+
+
+def test_shutdown_delay_keeps_serving_before_draining(tmp_path: Path) -> None:
+    port = free_port()
+    path = write_app(
+        tmp_path,
+        f"""
+        async def route(ctx):
+            return web.Response(text="still here")
+
+        APP = App(
+            servers=(ServerConfig("a", ("127.0.0.1:{port}",), route),),
+            shutdown_delay=3.0,
+        )
+        """,
+    )
+    with run_app(path, port) as app:
+        app.signal(signal.SIGTERM)
+        app.wait_entry(msg="shutdown scheduled")
+        assert get(port)[2] == b"still here"
+        assert app.wait() == 0
