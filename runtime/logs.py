@@ -34,18 +34,20 @@ _DEFAULT = Log()
 class _Writer:
     """One open output shared by every log that names it."""
 
-    __slots__ = ("lock", "stream")
+    __slots__ = ("lock", "std", "stream")
 
-    def __init__(self, stream: IO[str] | None) -> None:
+    def __init__(self, stream: IO[str] | None, std: str = "") -> None:
         self.stream = stream
+        self.std = std  # "stdout"/"stderr": looked up per write, so a replaced sys.stderr is used
         self.lock = threading.Lock()
 
     def write(self, line: str) -> None:
-        if self.stream is None:
+        stream = getattr(sys, self.std) if self.std else self.stream
+        if stream is None:
             return
         with self.lock:
-            self.stream.write(line)
-            self.stream.flush()
+            stream.write(line)
+            stream.flush()
 
 
 class _Sink:
@@ -73,11 +75,10 @@ def _open(spec: Log) -> _Writer:
     if writer is not None:
         return writer
     stream: IO[str] | None
-    if spec.output == "stdout":
-        stream = sys.stdout
-    elif spec.output == "stderr":
-        stream = sys.stderr
-    elif spec.output == "discard":
+    if spec.output in ("stdout", "stderr"):
+        writer = _writers[key] = _Writer(None, spec.output)
+        return writer
+    if spec.output == "discard":
         stream = None
     else:
         assert spec.filename is not None
@@ -118,7 +119,7 @@ def reset() -> None:
         py_logger.setLevel(logging.NOTSET)
     _bridged.clear()
     for writer in _writers.values():
-        if writer.stream not in (None, sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        if writer.stream is not None:
             writer.stream.close()
     _writers.clear()
     configure(())

@@ -99,3 +99,11 @@ def test_invalid_log_specs_are_rejected() -> None:
         Log(output="file")
     with pytest.raises(ValueError):
         Log(level="LOUD")
+
+
+def test_default_log_writes_json_to_the_current_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.reset()
+    logs.emit("http.log.error", 40, "boom", {"status": 502})
+    logs.emit("http", 10, "hidden at INFO")
+    (line,) = capsys.readouterr().err.splitlines()
+    assert json.loads(line)["msg"] == "boom"

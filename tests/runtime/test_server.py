@@ -218,6 +218,8 @@ def test_check_version_help_and_usage(basic) -> None:
     checked = run_to_exit(path, ["--check"], env=env)
     assert checked.returncode == 0, checked.stderr
     assert "Valid configuration" in checked.stdout + checked.stderr
+    quiet = run_to_exit(path, ["--check", "--log-level", "error"], env=env)
+    assert quiet.returncode == 0 and "Valid configuration" not in quiet.stdout + quiet.stderr
     version = run_to_exit(path, ["--version"], env=env)
     assert version.returncode == 0 and "runtime ABI" in version.stdout
     helped = run_to_exit(path, ["--help"], env=env)
