@@ -86,6 +86,11 @@ def compile_caddyfile(
     diags.check()
     if stop_after <= Stage.STRUCTURE:
         return result
+    from rpc.compiler.lower import lower
+
+    result.ir = lower(result.document, diags)
+    if stop_after <= Stage.IR:
+        return result
     raise NotImplementedError(f"stage {stop_after.name} is not available yet")
 
 
