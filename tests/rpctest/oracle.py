@@ -40,6 +40,7 @@ def caddy_adapt(text: str) -> dict[str, Any]:
             text=True,
             timeout=60,
             cwd=tmp,
+            check=False,
         )
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln]
