@@ -54,7 +54,7 @@ def fields(n: Node, *, tag: bool = True) -> dict[str, Any]:
         if name is None:
             continue
         v = getattr(n, f.name)
-        if _empty(v) and not f.metadata.get("keep_zero"):
+        if v is None or (_empty(v) and not f.metadata.get("keep_zero")):
             continue
         out[name or f.name] = value(v)
     return out

@@ -330,6 +330,12 @@ def parse_not(d: Dispenser, ctx: MatcherContext) -> Matcher:
 def parse_nested_set(d: Dispenser, ctx: MatcherContext) -> MatcherSet:
     """The matcher set after `not` (or in `lb_retry_match`): one line, or a block."""
     span = d.span
+    if d.next_arg():
+        tok = d.token
+        if tok is not None and tok.quoted:
+            # a quoted token is a CEL expression (as in matcher definitions)
+            return _matcher_set([expression_matcher(tok.text, tok.span)], span)
+        d.prev()
     by_type: dict[str, list[DToken]] = {}
     order: list[str] = []
     nesting = d.nesting

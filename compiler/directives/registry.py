@@ -42,6 +42,8 @@ RPC_DIRECTIVES: dict[str, str] = {}
 _MODULES = (
     "rpc.compiler.directives.routing",
     "rpc.compiler.directives.static",
+    "rpc.compiler.directives.headers",
+    "rpc.compiler.directives.proxy",
 )
 
 ParseFn = Callable[["Helper"], "list[ConfigValue]"]

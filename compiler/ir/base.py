@@ -44,7 +44,8 @@ def jfield(
 
     `json=""` means "the field's own name", `json=None` keeps the field out of
     the JSON (compiler-only data). Empty values are omitted like Go's
-    `omitempty` unless `keep_zero` is set.
+    `omitempty` unless `keep_zero` is set (then only None is omitted: for
+    Go pointer fields, where an explicit `false` or `0` is meaningful).
     """
     meta = {"json": json, "keep_zero": keep_zero}
     if factory is not dataclasses.MISSING:
