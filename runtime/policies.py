@@ -395,7 +395,7 @@ class CookieHash:
     `http.SetCookie(w, ...)` — so a retry that selects again adds another.
     """
 
-    __slots__ = ("_attrs", "_settable", "fallback", "max_age", "name", "secret")
+    __slots__ = ("_attrs", "_macs", "_settable", "fallback", "max_age", "name", "secret")
 
     def __init__(
         self,
@@ -412,6 +412,15 @@ class CookieHash:
         self._settable = _TOKEN.fullmatch(self.name) is not None
         seconds = int(max_age) if max_age is not None else 0
         self._attrs = "; Path=/" + (f"; Max-Age={seconds}" if seconds > 0 else "") + "; HttpOnly"
+        self._macs: dict[str, bytes] = {}  # dial → cookie value; bounded below
+
+    def _mac(self, dial: str) -> bytes:
+        mac = self._macs.get(dial)
+        if mac is None:
+            if len(self._macs) >= 4096:  # dynamic pools could name endless dials
+                self._macs.clear()
+            mac = self._macs[dial] = cookie_value(self.secret, dial).encode()
+        return mac
 
     def select(self, pool: Sequence[Upstream], ctx: Ctx) -> Upstream | None:
         value = _request_cookie(ctx, self.name)
@@ -420,7 +429,7 @@ class CookieHash:
             for candidate in pool:
                 if not candidate.available():
                     continue
-                if hmac.compare_digest(cookie_value(self.secret, candidate.dial).encode(), wanted):
+                if hmac.compare_digest(self._mac(candidate.dial), wanted):
                     return candidate
         chosen = self.fallback.select(pool, ctx)
         if chosen is not None and self._settable:
@@ -429,7 +438,7 @@ class CookieHash:
 
     def set_cookie(self, upstream: Upstream, ctx: Ctx) -> str:
         """The Set-Cookie value that pins this client to `upstream`."""
-        value = f"{self.name}={cookie_value(self.secret, upstream.dial)}{self._attrs}"
+        value = f"{self.name}={self._mac(upstream.dial).decode()}{self._attrs}"
         if ctx.tls or (
             ctx.trusted_proxy and ctx.headers.getall("X-Forwarded-Proto", [""])[-1] == "https"
         ):
