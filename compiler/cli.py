@@ -26,6 +26,7 @@ EXIT_INTERNAL = 70
 # Subcommand name → module in rpc.compiler.commands; each module provides
 # `HELP`, `add_arguments(parser)` and `run(args, sources) -> int`.
 COMMANDS: dict[str, str] = {
+    "adapt": "adapt",
     "check": "check",
 }
 

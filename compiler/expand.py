@@ -234,19 +234,20 @@ class _Expander:
             matches = [full]
         units: list[tuple[str, str, list[Line]]] = []
         for path in matches:
-            lines = self.read_file(path, target, line)
+            lines = self.read_file(path, _shown(path, base_dir), target, line)
             if lines is not None:
                 units.append((str(Path(path).resolve()), path, lines))
         return units
 
-    def read_file(self, path: str, target: Token, line: Line) -> list[Line] | None:
+    def read_file(self, path: str, shown: str, target: Token, line: Line) -> list[Line] | None:
         if os.path.isdir(path):
-            self.diags.error("RPC205", f"Could not import {path}: is a directory", target.span)
+            self.diags.error("RPC205", f"Could not import {shown}: is a directory", target.span)
             return None
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            self.diags.error("RPC205", f"Could not import {path}: {exc}", target.span)
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            self.diags.error("RPC205", f"Could not import {shown}: {reason}", target.span)
             return None
         name = str(Path(path).resolve())
         try:
@@ -258,7 +259,7 @@ class _Expander:
             return None
         self.diags.extend(tree.warnings)
         if not tree.lines:
-            self.diags.warn("RPC252", f"Import file is empty: {path}", target.span)
+            self.diags.warn("RPC252", f"Import file is empty: {shown}", target.span)
         return list(tree.lines)
 
     # ------------------------------------------------------------ substitution
@@ -397,3 +398,15 @@ class _Expander:
             )
             return None
         return start, end
+
+
+def _shown(path: str, base_dir: Path) -> str:
+    """A path as the user would write it: relative to the importing file when inside its folder."""
+    try:
+        return (
+            os.path.relpath(path, base_dir)
+            if Path(path).resolve().is_relative_to(base_dir)
+            else path
+        )
+    except ValueError:
+        return path

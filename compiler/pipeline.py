@@ -31,8 +31,9 @@ class Stage(enum.IntEnum):
     EXPAND = 2
     STRUCTURE = 3
     IR = 4
-    OPTIMIZE = 5
-    PYTHON = 6
+    CHECK = 5
+    OPTIMIZE = 6
+    PYTHON = 7
 
 
 @dataclass
@@ -85,6 +86,19 @@ def compile_caddyfile(
     result.document = build_document(result.expanded, diags, directive_names=_directive_names())
     diags.check()
     if stop_after <= Stage.STRUCTURE:
+        return result
+    from rpc.compiler.lower import lower
+
+    result.ir = lower(result.document, diags)
+    if stop_after <= Stage.IR:
+        return result
+    from rpc.compiler.lint import lint
+    from rpc.compiler.validate import validate
+
+    validate(result.ir, diags)
+    lint(result.ir, diags)
+    diags.check()
+    if stop_after <= Stage.CHECK:
         return result
     raise NotImplementedError(f"stage {stop_after.name} is not available yet")
 

@@ -84,8 +84,8 @@ def build_document(
     _check_route_names(routes, diags)
     if global_options is not None:
         _check_body(global_options.lines, diags)
-    for item in (*routes, *sites):
-        _check_body(item.lines, diags)
+    for body in [r.lines for r in routes] + [s.lines for s in sites]:
+        _check_body(body, diags)
     return Document(global_options, tuple(routes), tuple(sites), expanded.snippets)
 
 

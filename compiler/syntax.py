@@ -62,7 +62,7 @@ class _TokenFeed(Lexer):
     def __init__(self, lexer_conf: Any) -> None:
         pass
 
-    def lex(self, data: Any, *args: Any) -> Iterator[LarkToken]:  # type: ignore[override]
+    def lex(self, data: Any, *args: Any) -> Iterator[LarkToken]:
         yield from data
 
 
@@ -182,7 +182,7 @@ def parse_text(
         prev = rt
 
     try:
-        tree = _parser().parse(feed)  # type: ignore[arg-type]
+        tree = _parser().parse(feed)
     except UnexpectedInput as exc:
         diags.add(_friendly(exc, tokens, feed, stray, opened, misaligned))
         diags.check()

@@ -50,6 +50,7 @@ class Ctx:
         "server",
         "started",
         "tls",
+        "trusted_proxy",
         "vars",
     )
 
@@ -69,6 +70,7 @@ class Ctx:
     remote_ip: str
     remote_port: str
     client_ip: str  # the remote IP, or the forwarded one when the peer is trusted
+    trusted_proxy: bool  # the peer is in the server's trusted_proxies (Caddy's TrustedProxyVarKey)
     tls: bool
     scheme: str
     server: Any  # rpc.runtime.server.ServerConfig of the listener
@@ -102,6 +104,7 @@ class Ctx:
         else:
             self.remote_ip, self.remote_port = "", ""
         self.client_ip = self.remote_ip
+        self.trusted_proxy = False
         self.tls = request.transport is not None and (
             request.transport.get_extra_info("sslcontext") is not None
         )

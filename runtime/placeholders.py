@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, unquote
 
 from rpc.runtime.context import Ctx
 
@@ -236,13 +236,8 @@ def _port(ctx: Ctx) -> str:
     return tail if sep and tail.isdigit() else ""
 
 
-_ORIG_PATH = lambda ctx: _unescape(ctx.orig_raw_path)
-
-
-def _unescape(path: str) -> str:
-    from urllib.parse import unquote
-
-    return unquote(path)
+def _orig_path(ctx: Ctx) -> str:
+    return unquote(ctx.orig_raw_path)
 
 
 _EXACT: dict[str, Resolver] = {
@@ -273,9 +268,9 @@ _EXACT: dict[str, Resolver] = {
     "http.request.orig_uri": lambda c: (
         f"{c.orig_raw_path}?{c.orig_query}" if c.orig_query else c.orig_raw_path
     ),
-    "http.request.orig_uri.path": _ORIG_PATH,
-    "http.request.orig_uri.path.dir": lambda c: _dir(_ORIG_PATH(c)),
-    "http.request.orig_uri.path.file": lambda c: _file(_ORIG_PATH(c)),
+    "http.request.orig_uri.path": _orig_path,
+    "http.request.orig_uri.path.dir": lambda c: _dir(_orig_path(c)),
+    "http.request.orig_uri.path.file": lambda c: _file(_orig_path(c)),
     "http.request.orig_uri.query": lambda c: c.orig_query,
     "http.request.orig_uri.prefixed_query": lambda c: f"?{c.orig_query}" if c.orig_query else "",
     "http.request.duration": lambda c: f"{time.monotonic() - c.started:.6f}s",

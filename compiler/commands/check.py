@@ -43,7 +43,7 @@ def check_text(text: str, name: str, sources: SourceMap) -> list[Diagnostic]:
 
 def _deepest_stage() -> Stage:
     # Checking goes as deep as the compiler goes without generating code.
-    return Stage.STRUCTURE
+    return Stage.CHECK
 
 
 def run(args: argparse.Namespace, sources: SourceMap) -> int:

@@ -1,0 +1,139 @@
+"""The IR root: Caddy's JSON config (admin, logging, storage, apps.http, apps.tls).
+
+`Config` is what `lower` produces from a Document and what both back ends
+read: `caddyjson` serialises it, `codegen` turns `http.servers` into the
+generated module. Parts rpc only passes through to the JSON view (storage,
+PKI, ACME automation) are typed too, so `rpc check` can reason about them.
+"""
+
+from __future__ import annotations
+
+from rpc.compiler.ir.base import Duration, Node, jfield, node
+from rpc.compiler.ir.logs import Logging
+from rpc.compiler.ir.routes import Route
+from rpc.compiler.ir.tls import ConnectionPolicy, TLSApp
+
+__all__ = [
+    "Admin",
+    "AutoHTTPS",
+    "Config",
+    "HTTPApp",
+    "Server",
+    "ServerLogs",
+    "ServerMetrics",
+    "Timeouts",
+    "TrustedProxies",
+]
+
+
+@node
+class AutoHTTPS(Node):
+    """`automatic_https` of a server."""
+
+    disable: bool = jfield(default=False)
+    disable_redirects: bool = jfield(default=False)
+    disable_certificates: bool = jfield(default=False)
+    skip: tuple[str, ...] = jfield(default=())
+    skip_certificates: tuple[str, ...] = jfield(default=())
+    ignore_loaded_certificates: bool = jfield(default=False)
+    prefer_wildcard: bool = jfield(default=False)
+
+
+@node
+class ServerLogs(Node):
+    """`logs` of a server: which access loggers record which hosts."""
+
+    default_logger_name: str = jfield(default="")
+    logger_names: tuple[tuple[str, tuple[str, ...]], ...] = jfield(default=())
+    skip_hosts: tuple[str, ...] = jfield(default=())
+    skip_unmapped_hosts: bool = jfield(default=False)
+    should_log_credentials: bool = jfield(default=False)
+    trace: bool = jfield(default=False)
+
+
+@node
+class TrustedProxies(Node):
+    """`trusted_proxies` of a server (the `static` source)."""
+
+    source: str = jfield(default="static")
+    ranges: tuple[str, ...] = jfield(default=())
+
+
+@node
+class Timeouts(Node):
+    """Server connection timeouts."""
+
+    read_timeout: Duration | None = jfield(default=None)
+    read_header_timeout: Duration | None = jfield(default=None)
+    write_timeout: Duration | None = jfield(default=None)
+    idle_timeout: Duration | None = jfield(default=None)
+
+
+@node
+class ServerMetrics(Node):
+    """`metrics` of a server."""
+
+    per_host: bool = jfield(default=False)
+
+
+@node
+class Server(Node):
+    """One HTTP server: listener addresses and the routes serving them."""
+
+    name: str = jfield(None)
+    listen: tuple[str, ...] = jfield(default=())
+    listener_wrappers: tuple[object, ...] = jfield(default=())
+    timeouts: Timeouts | None = jfield(None, default=None)  # flattened into the JSON
+    keepalive_interval: Duration | None = jfield(default=None)
+    max_header_bytes: int = jfield(default=0)
+    enable_full_duplex: bool = jfield(default=False)
+    routes: tuple[Route, ...] = jfield(default=())
+    errors: tuple[Route, ...] = jfield(None, default=())  # JSON: {"errors": {"routes": [...]}}
+    named_routes: tuple[tuple[str, Route], ...] = jfield(default=())
+    tls_connection_policies: tuple[ConnectionPolicy, ...] = jfield(default=())
+    automatic_https: AutoHTTPS | None = jfield(default=None)
+    strict_sni_host: bool | None = jfield(default=None)
+    trusted_proxies: TrustedProxies | None = jfield(default=None)
+    client_ip_headers: tuple[str, ...] = jfield(default=())
+    trusted_proxies_strict: int = jfield(default=0)
+    trusted_proxies_unix: bool = jfield(default=False)
+    logs: ServerLogs | None = jfield(default=None)
+    listen_protocols: tuple[tuple[str, ...], ...] = jfield(default=())
+    protocols: tuple[str, ...] = jfield(default=())
+    metrics: ServerMetrics | None = jfield(default=None)
+
+
+@node
+class HTTPApp(Node):
+    """`apps.http`."""
+
+    http_port: int = jfield(default=0)
+    https_port: int = jfield(default=0)
+    grace_period: Duration | None = jfield(default=None)
+    shutdown_delay: Duration | None = jfield(default=None)
+    servers: tuple[Server, ...] = jfield(None, default=())  # JSON: {"srv0": {...}, ...}
+
+
+@node
+class Admin(Node):
+    """`admin`: Caddy's admin API; rpc serves its own admin endpoint from it."""
+
+    disabled: bool = jfield(default=False)
+    listen: str = jfield(default="")
+    enforce_origin: bool = jfield(default=False)
+    origins: tuple[str, ...] = jfield(default=())
+    config_persist: bool | None = jfield(None, default=None)
+
+
+@node
+class Config(Node):
+    """The whole configuration."""
+
+    admin: Admin | None = jfield(default=None)
+    logging: Logging | None = jfield(default=None)
+    storage: tuple[tuple[str, object], ...] = jfield(default=())
+    http: HTTPApp | None = jfield(None, default=None)
+    tls: TLSApp | None = jfield(None, default=None)
+    pki: tuple[tuple[str, object], ...] = jfield(None, default=())
+    # Global options rpc reads itself (order, debug, ...), as parsed.
+    options: tuple[tuple[str, object], ...] = jfield(None, default=())

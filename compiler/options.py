@@ -1,0 +1,165 @@
+"""The global options block → `Lowering.options` (and the directive order).
+
+One parser per option, registered with `@option(name)`; each receives a
+dispenser over its segment, as Caddy's `httpcaddyfile/options.go` parsers
+do. Options that appear several times either accumulate (`servers`, `log`,
+`default_bind`) or overwrite, as in Caddy. Unknown options are errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rpc.compiler.cst import GlobalOptions
+from rpc.compiler.directives import registry
+from rpc.compiler.directives.helper import Lowering
+from rpc.compiler.directives.order import DEFAULT_ORDER
+from rpc.compiler.dispenser import DirectiveError, Dispenser, flatten
+from rpc.compiler.errors import did_you_mean
+from rpc.compiler.values import parse_duration
+
+__all__ = ["OPTIONS", "evaluate", "option"]
+
+OptionParser = Callable[[Dispenser, Lowering], Any]
+OPTIONS: dict[str, OptionParser] = {}
+# Options whose values accumulate in a list instead of overwriting.
+ACCUMULATE = frozenset({"servers", "log", "default_bind"})
+
+
+def option(name: str) -> Callable[[OptionParser], OptionParser]:
+    """Register the parser of one global option."""
+
+    def register(fn: OptionParser) -> OptionParser:
+        OPTIONS[name] = fn
+        return fn
+
+    return register
+
+
+def evaluate(block: GlobalOptions | None, lowering: Lowering) -> None:
+    """Parse every option into `lowering.options`; start from Caddy's directive order."""
+    lowering.order = list(DEFAULT_ORDER)
+    for name, before in registry.RPC_DIRECTIVES.items():
+        lowering.order.insert(lowering.order.index(before), name)
+    if block is None:
+        return
+    _load()
+    next_id = 0
+    for line in block.lines:
+        seg = flatten([line], next_id)
+        if not seg:
+            continue
+        next_id = seg[-1].line_id + 1
+        name = seg[0].text
+        parser = OPTIONS.get(name)
+        if parser is None:
+            lowering.diags.error(
+                "RPC308",
+                f"unrecognized global option: {name}",
+                seg[0].token.span,
+                did_you_mean(name, OPTIONS),
+            )
+            continue
+        try:
+            value = parser(Dispenser(seg), lowering)
+        except DirectiveError as exc:
+            lowering.diags.add(exc.diag)
+            continue
+        if name in ACCUMULATE:
+            lowering.options.setdefault(name, []).extend(value)
+        else:
+            lowering.options[name] = value
+
+
+_MODULES = ("rpc.compiler.directives.globals",)
+_loaded = False
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        import importlib
+
+        _loaded = True
+        for module in _MODULES:
+            importlib.import_module(module)
+
+
+# ---------------------------------------------------------------- the core options
+
+
+def single_arg(d: Dispenser) -> str:
+    d.next()
+    if not d.next_arg():
+        raise d.arg_err()
+    value = d.val
+    if d.next_arg():
+        raise d.arg_err()
+    return value
+
+
+@option("order")
+def parse_order(d: Dispenser, lowering: Lowering) -> None:
+    """`order <directive> first|last|before <other>|after <other>`: move a directive."""
+    d.next()
+    if not d.next_arg():
+        raise d.arg_err()
+    name = d.val
+    span = d.span
+    order = lowering.order
+    if not d.next_arg():
+        raise d.arg_err("write `order <directive> before|after <other>` or `first`/`last`")
+    pos = d.val
+    if name not in registry.known_names():
+        raise d.error(f"{name} is not a registered directive", code="RPC308")
+    if name in order:
+        order.remove(name)
+    if pos == "first":
+        order.insert(0, name)
+    elif pos == "last":
+        order.append(name)
+    elif pos in ("before", "after"):
+        if not d.next_arg():
+            raise d.arg_err()
+        other = d.val
+        if other not in order:
+            raise d.error(
+                f"directive '{other}' not found", code="RPC308", hint=did_you_mean(other, order)
+            )
+        idx = order.index(other)
+        order.insert(idx if pos == "before" else idx + 1, name)
+    else:
+        raise d.error(
+            f"unknown position: {pos}", code="RPC308", hint="use first, last, before or after"
+        )
+    if d.next_arg():
+        raise d.arg_err()
+    del span  # the order list has no JSON form
+
+
+def _port(d: Dispenser, name: str) -> int:
+    text = single_arg(d)
+    if not text.isdigit():
+        raise d.error(f"converting port '{text}' to integer value", code="RPC308")
+    return int(text)
+
+
+@option("http_port")
+def parse_http_port(d: Dispenser, lowering: Lowering) -> int:
+    """`http_port <port>`: the port of plain-HTTP sites (default 80)."""
+    return _port(d, "http_port")
+
+
+@option("https_port")
+def parse_https_port(d: Dispenser, lowering: Lowering) -> int:
+    """`https_port <port>`: the port of HTTPS sites (default 443)."""
+    return _port(d, "https_port")
+
+
+def duration_option(d: Dispenser) -> object:
+    text = single_arg(d)
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise d.error(str(exc), code="RPC303") from None
