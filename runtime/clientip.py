@@ -4,8 +4,9 @@ Input: the peer address, the request headers and the server's
 `trusted_proxies` / `client_ip_headers` / `trusted_proxies_strict`; output:
 whether the peer is a trusted proxy and the client IP. The server stores
 both on the context before any route runs: `ctx.client_ip`, and
-`ctx.vars["trusted_proxy"]` (Caddy's `TrustedProxyVarKey`), which the
-reverse proxy reads to decide whether to keep incoming `X-Forwarded-*`.
+`ctx.trusted_proxy` (also `ctx.vars["trusted_proxy"]`, Caddy's
+`TrustedProxyVarKey`), which the reverse proxy reads to decide whether to
+keep incoming `X-Forwarded-*`.
 """
 
 from __future__ import annotations

@@ -195,7 +195,8 @@ class Dispatcher:
             config.trusted_proxies_strict,
         )
         ctx.client_ip = ip
-        ctx.vars[TRUSTED_PROXY_VAR] = trusted
+        ctx.trusted_proxy = trusted
+        ctx.vars[TRUSTED_PROXY_VAR] = trusted  # `{http.vars.trusted_proxy}`, as Caddy keeps it
         ctx.resp_headers["Server"] = SERVER_HEADER
         access = self.access
         logging_on = access is not None and accesslog.should_log(access, ctx.host)

@@ -13,7 +13,8 @@ Series (as `caddy` 2.11.7 exposes them): `caddy_http_requests_total`,
 `caddy_http_request_size_bytes`, `caddy_http_response_size_bytes`,
 `caddy_http_response_duration_seconds` (time to first byte)
 {server, handler, code, method[, host]}; and, whether or not HTTP metrics
-are on, `caddy_reverse_proxy_upstreams_healthy{upstream}`.
+are on, `caddy_reverse_proxy_upstreams_healthy{upstream}` for the upstreams
+reverse proxies registered with `watch_upstreams`.
 
 With `--workers N` the workers share counters through prometheus-client's
 multiprocess mode (a directory the parent creates, `PROMETHEUS_MULTIPROC_DIR`);
@@ -26,6 +27,7 @@ from __future__ import annotations
 import importlib
 import os
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -33,11 +35,21 @@ from aiohttp import web
 from rpc.runtime.app import MetricsConfig
 from rpc.runtime.errors import HandlerError
 from rpc.runtime.typedefs import Reply, Route
+from rpc.runtime.upstreams import Upstream
 
 if TYPE_CHECKING:
     from rpc.runtime.context import Ctx
 
-__all__ = ["Instrumented", "MetricsHandler", "enable", "exposition", "finish", "worker_exited"]
+__all__ = [
+    "Instrumented",
+    "MetricsHandler",
+    "enable",
+    "exposition",
+    "finish",
+    "forget_upstreams",
+    "watch_upstreams",
+    "worker_exited",
+]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _PENDING = "rpc.metrics.pending"  # ctx.extra key: observations opened by Instrumented routes
@@ -228,20 +240,37 @@ def _approx_request_size(ctx: Ctx) -> int:
     return size + (length or 0)
 
 
+_WATCHED: dict[str, Upstream] = {}
+
+
+def watch_upstreams(pool: Iterable[Upstream]) -> None:
+    """Report these (static) upstreams in `caddy_reverse_proxy_upstreams_healthy`.
+
+    The reverse proxy calls this once per handler, as Caddy's
+    `metricsUpstreamsHealthyUpdater` does; a dial address shared by several
+    handlers reports the verdict of the handler registered last.
+    """
+    for upstream in pool:
+        _WATCHED[upstream.dial] = upstream
+
+
+def forget_upstreams() -> None:
+    """Stop reporting every watched upstream (tests, reloads)."""
+    _WATCHED.clear()
+
+
 class _UpstreamCollector:
-    """caddy_reverse_proxy_upstreams_healthy from the process-wide upstream registry."""
+    """caddy_reverse_proxy_upstreams_healthy: `Upstream.healthy()` per dial address."""
 
     def collect(self) -> Any:
         prom = _prom()
-        from rpc.runtime import upstreams
-
         family = prom.metrics_core.GaugeMetricFamily(
             "caddy_reverse_proxy_upstreams_healthy",
             "Health status of reverse proxy upstreams.",
             labels=["upstream"],
         )
-        for host in list(upstreams._HOSTS.values()):
-            family.add_metric([host.address], 0.0 if host.unhealthy else 1.0)
+        for dial, upstream in list(_WATCHED.items()):
+            family.add_metric([dial], 1.0 if upstream.healthy() else 0.0)
         yield family
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import os
 import shutil
 import signal
@@ -31,7 +32,7 @@ from aiohttp import web, web_server
 
 from rpc.runtime import logs, metrics
 from rpc.runtime.app import App
-from rpc.runtime.dispatch import SERVER_HEADER, Dispatcher
+from rpc.runtime.dispatch import Dispatcher
 from rpc.runtime.listeners import make_server, open_server, parse_address
 from rpc.runtime.tls import CertStore, acme_error, default_data_dir
 
@@ -152,6 +153,10 @@ def _validate(app: App, opts: Options) -> str | None:
                         f"(already claimed by server {seen[key]!r})"
                     )
                 seen[key] = server.name
+    if app.admin is not None:
+        admin_problem = _admin_problem(app.admin)
+        if admin_problem is not None:
+            return admin_problem
     tls_servers = [server.name for server in app.servers if server.tls]
     data_dir = _data_dir(app, opts)
     problem = acme_error(app.tls, data_dir)
@@ -275,6 +280,7 @@ async def _serve(app: App, opts: Options, index: int, ready: Callable[[], None])
             return _fail(f"TLS: {exc}")
     reuse_port = opts.workers > 1
     servers: list[tuple[web_server.Server, list[asyncio.AbstractServer]]] = []
+    admin: web.AppRunner | None = None
     try:
         for config in app.servers:
             low = make_server(config, Dispatcher(config))
@@ -293,7 +299,7 @@ async def _serve(app: App, opts: Options, index: int, ready: Callable[[], None])
                 {"name": config.name, "protocols": ["h1"], "listen": list(config.listen)},
             )
         if app.admin is not None and index == 0:
-            servers.append(await _open_admin(app.admin))
+            admin = await _open_admin(app.admin)
     except OSError as exc:
         for _, opened in servers:
             for srv in opened:
@@ -307,6 +313,9 @@ async def _serve(app: App, opts: Options, index: int, ready: Callable[[], None])
     code = await _shutdown(app, stopper, servers)
     for task in tasks:
         task.cancel()
+    if admin is not None:
+        await admin.cleanup()
+        logs.emit("admin", logs.LEVELS["INFO"], "stopped previous server", {"address": app.admin})
     return code
 
 
@@ -364,35 +373,40 @@ async def _shutdown(
     return EXIT_OK
 
 
-async def _open_admin(address: str) -> tuple[web_server.Server, list[asyncio.AbstractServer]]:
-    """The admin endpoint: `/metrics` here, everything else to `rpc.runtime.admin.handle`."""
+async def _open_admin(address: str) -> web.AppRunner:
+    """The admin endpoint: `rpc.runtime.admin`'s app plus `/metrics`, on a loopback address."""
+    from rpc.runtime.admin import admin_app
+
     addr = parse_address(address)[0]
     host = addr.host or "localhost"
 
-    async def handle(request: web.BaseRequest) -> web.StreamResponse:
-        if request.path == "/metrics":
-            body, content_type = metrics.exposition(request.headers.get("Accept", ""))
-            resp = web.Response(body=body)
-            resp.headers["Content-Type"] = content_type
-            return resp
-        delegate = _admin_delegate()
-        if delegate is not None:
-            answer: web.StreamResponse | None = await delegate(request)
-            if answer is not None:
-                return answer
-        return web.Response(status=404, headers={"Server": SERVER_HEADER})
+    async def metrics_page(request: web.Request) -> web.StreamResponse:
+        body, content_type = metrics.exposition(request.headers.get("Accept", ""))
+        resp = web.Response(body=body)
+        resp.headers["Content-Type"] = content_type
+        return resp
 
-    low = web_server.Server(handle, access_log=None)
-    loop = asyncio.get_running_loop()
-    srv = await loop.create_server(low, host, addr.port, reuse_address=True)
+    app = admin_app(host)
+    app.router.add_route(
+        "GET", "/metrics", metrics_page
+    )  # exact paths resolve before the catch-all
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, addr.port, reuse_address=True).start()
     logs.emit("admin", logs.LEVELS["INFO"], "admin endpoint started", {"address": address})
-    return low, [srv]
+    return runner
 
 
-def _admin_delegate() -> Callable[[web.BaseRequest], Any] | None:
+def _admin_problem(address: str) -> str | None:
     try:
-        from rpc.runtime import admin  # type: ignore[attr-defined]
-    except ImportError:
+        addr = parse_address(address)[0]
+    except ValueError as exc:
+        return f"admin: {exc}"
+    host = addr.host or "localhost"
+    if host == "localhost":
         return None
-    handle: Callable[[web.BaseRequest], Any] | None = getattr(admin, "handle", None)
-    return handle
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    return None if loopback else f"admin: the admin endpoint listens on loopback only, not {host!r}"

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ from rpc.runtime import (
 from rpc.runtime import metrics as metrics_mod
 from rpc.runtime.context import Ctx
 from rpc.runtime.dispatch import Dispatcher
-from rpctest.apps import run_app, write_app
+from rpctest.apps import run_app, run_to_exit, write_app
 from rpctest.procs import free_port, wait_port
 
 parser = pytest.importorskip("prometheus_client.parser")
@@ -36,6 +37,7 @@ def enabled() -> Iterator[None]:
     metrics_mod.enable(MetricsConfig())
     yield
     metrics_mod.enable(None)
+    metrics_mod.forget_upstreams()
     upstreams.reset_hosts()
 
 
@@ -105,13 +107,21 @@ async def test_per_host_labels_guard_cardinality(aiohttp_raw_server, aiohttp_cli
         metrics_mod.enable(None)
 
 
-def test_upstream_health_gauge_reads_the_registry(enabled) -> None:
-    upstreams.host_for("127.0.0.1:9001")
-    upstreams.host_for("127.0.0.1:9002").unhealthy = True
+def test_upstream_health_gauge_reports_watched_upstreams(enabled) -> None:
+    up = upstreams.Upstream("127.0.0.1:9001")
+    down = upstreams.Upstream("127.0.0.1:9002", max_fails=1)
+    down.host.fails = 1  # passive health: over its limit
+    metrics_mod.watch_upstreams([up, down])
     found = samples(metrics_mod.exposition()[0].decode())
     name = "caddy_reverse_proxy_upstreams_healthy"
     assert value(found, name, upstream="127.0.0.1:9001") == 1
     assert value(found, name, upstream="127.0.0.1:9002") == 0
+    active = upstreams.Upstream("127.0.0.1:9001")
+    active.active = upstreams.ActiveState()
+    active.active.unhealthy = True  # another handler's active checker marks the address down
+    metrics_mod.watch_upstreams([active])
+    found = samples(metrics_mod.exposition()[0].decode())
+    assert value(found, name, upstream="127.0.0.1:9001") == 0
 
 
 async def test_metrics_handler_negotiates_openmetrics(
@@ -222,3 +232,35 @@ def test_workers_sum_their_counters_on_the_admin_endpoint(tmp_path: Path) -> Non
         assert total == 40
         in_flight = value(found, "caddy_http_requests_in_flight", server="srv0", handler="subroute")
         assert in_flight == 0
+
+
+def test_admin_endpoint_serves_metrics_and_the_admin_api(tmp_path: Path) -> None:
+    port, admin = free_port(), free_port()
+    app = write_app(tmp_path, APP)
+    with run_app(app, port, env={"PORT": str(port), "ADMIN": str(admin)}):
+        wait_port(admin)
+        assert "caddy_reverse_proxy_upstreams_healthy" in _scrape(admin)
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{admin}/reverse_proxy/upstreams", timeout=10
+        ) as resp:
+            assert resp.headers["Content-Type"] == "application/json"
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{admin}/metrics", headers={"Host": "evil.example"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 403  # DNS-rebinding guard covers /metrics too
+
+
+def test_admin_endpoint_must_be_loopback(tmp_path: Path) -> None:
+    app = write_app(
+        tmp_path,
+        """
+        async def route(ctx):
+            return None
+
+        APP = App(servers=(ServerConfig("a", ("127.0.0.1:9",), route),), admin="0.0.0.0:2019")
+        """,
+    )
+    result = run_to_exit(app, ["--check"])
+    assert result.returncode == 1 and "loopback" in result.stderr
