@@ -37,19 +37,21 @@ _LEVELS = ("DEBUG", "INFO", "WARN", "WARNING", "ERROR", "PANIC", "FATAL")
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """Server timeouts in seconds (`servers { timeouts { ... } }`); None disables one.
+    """Server timeouts in seconds; None disables one. Names are Caddy's JSON fields.
 
+    Caddyfile `timeouts { read_body read_header write idle }` map to
+    `read_timeout`, `read_header_timeout`, `write_timeout`, `idle_timeout`.
     Defaults are Caddy 2.11's: 1 min to read request headers, 5 min idle
     keep-alive, no body-read or write limit.
     """
 
-    read_body: float | None = None
-    read_header: float | None = 60.0
-    write: float | None = None
-    idle: float | None = 300.0
+    read_timeout: float | None = None
+    read_header_timeout: float | None = 60.0
+    write_timeout: float | None = None
+    idle_timeout: float | None = 300.0
 
     def __post_init__(self) -> None:
-        for name in ("read_body", "read_header", "write", "idle"):
+        for name in ("read_timeout", "read_header_timeout", "write_timeout", "idle_timeout"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"timeout {name} must be positive or None, got {value!r}")
@@ -83,7 +85,7 @@ class ServerConfig:
     `errors` runs when a handler raises `HandlerError`. `tls` serves the
     listeners over TLS (except one on the app's `http_port`, as Caddy does).
     `trusted_proxies` are the peers whose `client_ip_headers` are believed.
-    `max_header_size` caps the request line and each header line (bytes);
+    `max_header_bytes` (Caddyfile `max_header_size`) caps the request line and each header line (bytes);
     None keeps aiohttp's 8190-byte limits.
     """
 
@@ -96,15 +98,15 @@ class ServerConfig:
     client_ip_headers: tuple[str, ...] = ("X-Forwarded-For",)
     trusted_proxies_strict: bool = False
     timeouts: Timeouts = Timeouts()
-    max_header_size: int | None = None
+    max_header_bytes: int | None = None
     logs: ServerLogs | None = None
     origin: str = ""
 
     def __post_init__(self) -> None:
         if not self.listen:
             raise ValueError(f"server {self.name}: no listen address")
-        if self.max_header_size is not None and self.max_header_size < 1024:
-            raise ValueError(f"server {self.name}: max_header_size below 1024 bytes")
+        if self.max_header_bytes is not None and self.max_header_bytes < 1024:
+            raise ValueError(f"server {self.name}: max_header_bytes below 1024 bytes")
         if not self.client_ip_headers:
             object.__setattr__(self, "client_ip_headers", ("X-Forwarded-For",))
 

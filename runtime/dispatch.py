@@ -239,14 +239,14 @@ class Dispatcher:
 
     def _start_timers(self, request: web.BaseRequest) -> list[asyncio.TimerHandle]:
         timeouts = self.config.timeouts
-        if timeouts.read_body is None and timeouts.write is None:
+        if timeouts.read_timeout is None and timeouts.write_timeout is None:
             return []
         loop = asyncio.get_running_loop()
         timers = []
-        if timeouts.read_body is not None and not request.content.is_eof():
-            timers.append(loop.call_later(timeouts.read_body, _body_timeout, request))
-        if timeouts.write is not None:
-            timers.append(loop.call_later(timeouts.write, _abort, request))
+        if timeouts.read_timeout is not None and not request.content.is_eof():
+            timers.append(loop.call_later(timeouts.read_timeout, _body_timeout, request))
+        if timeouts.write_timeout is not None:
+            timers.append(loop.call_later(timeouts.write_timeout, _abort, request))
         return timers
 
     async def _send(self, ctx: Ctx, resp: web.StreamResponse) -> int:

@@ -161,15 +161,17 @@ def make_server(config: ServerConfig, dispatcher: Dispatcher) -> web_server.Serv
     """The aiohttp server object shared by every listener of `config`."""
     timeouts = config.timeouts
     kwargs: dict[str, Any] = {
-        "keepalive_timeout": timeouts.idle if timeouts.idle is not None else _NO_IDLE_LIMIT,
+        "keepalive_timeout": (
+            timeouts.idle_timeout if timeouts.idle_timeout is not None else _NO_IDLE_LIMIT
+        ),
         "access_log": None,  # rpc writes Caddy-shaped access logs itself
         "auto_decompress": False,  # a proxy passes request bodies through untouched
         "logger": logging.getLogger("http.stdlib"),
     }
-    if config.max_header_size is not None:
-        kwargs["max_line_size"] = config.max_header_size
-        kwargs["max_field_size"] = config.max_header_size
-    return _Server(dispatcher, header_timeout=timeouts.read_header, **kwargs)
+    if config.max_header_bytes is not None:
+        kwargs["max_line_size"] = config.max_header_bytes
+        kwargs["max_field_size"] = config.max_header_bytes
+    return _Server(dispatcher, header_timeout=timeouts.read_header_timeout, **kwargs)
 
 
 async def open_server(
@@ -182,7 +184,7 @@ async def open_server(
 ) -> list[asyncio.AbstractServer]:
     """Bind every listen address of `config` and start accepting; TLS except on `http_port`."""
     loop = asyncio.get_running_loop()
-    handshake = config.timeouts.read_header or 60.0
+    handshake = config.timeouts.read_header_timeout or 60.0
     opened: list[asyncio.AbstractServer] = []
     try:
         for text in config.listen:

@@ -97,7 +97,7 @@ APP = App(
             route=route_0,
             errors=errors_0,
             logs=ServerLogs(),
-            timeouts=Timeouts(read_header=float(os.environ.get("READ_HEADER", "60"))),
+            timeouts=Timeouts(read_header_timeout=float(os.environ.get("READ_HEADER", "60"))),
         ),
     ),
     logs=(Log(output="stdout"),),
@@ -385,7 +385,7 @@ async def test_read_body_timeout_fails_the_body_read_with_408(aiohttp_raw_server
         await ctx.request.content.read()
         return web.Response(text="read")
 
-    config = ServerConfig("s", ("127.0.0.1:0",), route, timeouts=Timeouts(read_body=0.3))
+    config = ServerConfig("s", ("127.0.0.1:0",), route, timeouts=Timeouts(read_timeout=0.3))
     server = await aiohttp_raw_server(Dispatcher(config))
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
@@ -404,7 +404,7 @@ async def test_write_timeout_aborts_a_late_response(aiohttp_raw_server) -> None:
         await asyncio.sleep(5)
         return web.Response(text="late")
 
-    config = ServerConfig("s", ("127.0.0.1:0",), route, timeouts=Timeouts(write=0.3))
+    config = ServerConfig("s", ("127.0.0.1:0",), route, timeouts=Timeouts(write_timeout=0.3))
     server = await aiohttp_raw_server(Dispatcher(config))
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -423,7 +423,7 @@ async def test_idle_keepalive_connections_time_out() -> None:
         return web.Response(text="ok")
 
     port = free_port()
-    config = ServerConfig("s", (f"127.0.0.1:{port}",), route, timeouts=Timeouts(idle=0.3))
+    config = ServerConfig("s", (f"127.0.0.1:{port}",), route, timeouts=Timeouts(idle_timeout=0.3))
     low = make_server(config, Dispatcher(config))
     opened = await open_server(config, low, ssl_context=None, http_port=80, reuse_port=False)
     try:
