@@ -25,7 +25,7 @@ from rpc.compiler.directives.helper import (
 )
 from rpc.compiler.directives.matchers import parse_matcher_definition
 from rpc.compiler.directives.routing import NAMED_ROUTES_STATE
-from rpc.compiler.dispenser import DirectiveError, Dispenser, flatten
+from rpc.compiler.dispenser import DirectiveError, Dispenser, DToken, flatten
 from rpc.compiler.errors import Diagnostics
 from rpc.compiler.ir.config import Config
 from rpc.compiler.ir.routes import MatcherSet, Route
@@ -71,7 +71,7 @@ def _shorthands(lines: tuple[Line, ...]) -> tuple[Line, ...]:
     return tuple(line(ln) for ln in lines)
 
 
-def _segments(lines: tuple[Line, ...]) -> list[list]:  # type: ignore[type-arg]
+def _segments(lines: tuple[Line, ...]) -> list[list[DToken]]:
     """Each top-level directive line of a body as a dispenser segment."""
     out = []
     next_id = 0

@@ -143,9 +143,9 @@ def pair_sites(sites: list[SiteBlock], lowering: Lowering) -> list[Pairing]:
                 for p in protocols or {""}:
                     prots.setdefault(p, []).append(i)
         for listen in sorted(per_addr):
-            prots = by_addr.setdefault(listen, {})
+            sites_by_prot = by_addr.setdefault(listen, {})
             for p in sorted(per_addr[listen]):
-                prots.setdefault(p, []).append(site.subset(per_addr[listen][p]))
+                sites_by_prot.setdefault(p, []).append(site.subset(per_addr[listen][p]))
     return _consolidate(by_addr)
 
 
@@ -298,13 +298,13 @@ def _build_server(
     diags = lowering.diags
     options = lowering.options
     http_port, https_port = _ports(lowering)
-    for j, a in enumerate(p.sites):
-        for key in a.keys:
+    for j, one in enumerate(p.sites):
+        for key in one.keys:
             if any(key in b.keys for k, b in enumerate(p.sites) if k != j):
                 diags.error(
                     "RPC412",
                     f"ambiguous site definition: {key}",
-                    a.span,
+                    one.span,
                     "two site blocks serve the same address on the same listener",
                 )
                 return None

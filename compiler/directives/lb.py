@@ -101,7 +101,7 @@ def _keyed(cls: type[QueryHash | HeaderHash], attr: str) -> Callable[[Dispenser]
                 fallback = _fallback(d, fallback)
             else:
                 raise d.error(f"unrecognized option '{d.val}'", code="RPC301")
-        return cls(**{attr: key}, fallback=fallback, span=span)  # type: ignore[arg-type]
+        return cls(**{attr: key}, fallback=fallback, span=span)
 
     return parse
 

@@ -17,6 +17,7 @@ from rpc.compiler.cel import Unsupported, parse_expression
 from rpc.compiler.dispenser import Dispenser, DToken
 from rpc.compiler.errors import did_you_mean
 from rpc.compiler.httputil import canonical_header_key
+from rpc.compiler.ir.base import Text
 from rpc.compiler.ir.matchers import (
     MatchClientIP,
     MatchExpression,
@@ -73,7 +74,7 @@ def matcher(name: str) -> Callable[[MatcherParser], MatcherParser]:
     return register
 
 
-def text(raw: str) -> placeholders.Text:
+def text(raw: str) -> Text:
     """A matcher string: placeholders allowed, unknown ones become empty."""
     return placeholders.parse(raw, keep_unknown=False)
 

@@ -9,6 +9,7 @@ parsers in `lb.py` and `transport.py`, as Caddy's modules do.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
@@ -25,7 +26,7 @@ from rpc.compiler.directives.helper import Helper, build_subroute, parse_segment
 from rpc.compiler.directives.matchers import PRIVATE_RANGES, MatcherContext, parse_nested_set
 from rpc.compiler.directives.registry import handler_directive
 from rpc.compiler.dispenser import DirectiveError, Dispenser
-from rpc.compiler.ir.base import Duration
+from rpc.compiler.ir.base import Duration, Text
 from rpc.compiler.ir.headers import ResponseMatcher
 from rpc.compiler.ir.proxy import (
     ActiveHealthChecks,
@@ -328,7 +329,7 @@ class ProxyBuilder:
         return found
 
 
-def _dial_text(dial: str) -> object:
+def _dial_text(dial: str) -> Text:
     return placeholders.parse(dial, keep_unknown=False)
 
 
@@ -458,7 +459,7 @@ def _health_headers(b: ProxyBuilder, d: Dispenser) -> None:
     )
 
 
-def _health_simple(key: str) -> object:
+def _health_simple(key: str) -> Subdirective:
     def parse(b: ProxyBuilder, d: Dispenser) -> None:
         _active(b, key, _one(d))
 
@@ -523,7 +524,7 @@ def _unhealthy_latency(b: ProxyBuilder, d: Dispenser) -> None:
     b.passive["unhealthy_latency"] = _duration(d)
 
 
-def _ns_duration(key: str) -> object:
+def _ns_duration(key: str) -> Subdirective:
     def parse(b: ProxyBuilder, d: Dispenser) -> None:
         text = _one(d)
         try:
@@ -534,7 +535,7 @@ def _ns_duration(key: str) -> object:
     return parse
 
 
-def _buffers(key: str) -> object:
+def _buffers(key: str) -> Subdirective:
     def parse(b: ProxyBuilder, d: Dispenser) -> None:
         text = _one(d)
         if text == "unlimited":
@@ -659,7 +660,9 @@ def _verbose_logs(b: ProxyBuilder, d: Dispenser) -> None:
     b.fields["verbose_logs"] = True
 
 
-SUBDIRECTIVES = {
+Subdirective = Callable[[ProxyBuilder, Dispenser], None]
+
+SUBDIRECTIVES: dict[str, Subdirective] = {
     "to": _to,
     "dynamic": _dynamic,
     "lb_policy": _lb_policy,

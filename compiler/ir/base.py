@@ -55,7 +55,7 @@ def jfield(
     return field(default=default, metadata=meta)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Node:
     """Base of every IR node: where in the Caddyfile it came from."""
 

@@ -9,7 +9,8 @@ Expressions outside the subset are reported as unsupported when compiling.
 
 from __future__ import annotations
 
-from rpc.compiler.ir.base import node
+from dataclasses import dataclass
+
 from rpc.compiler.ir.routes import Matcher
 
 __all__ = [
@@ -28,41 +29,41 @@ __all__ = [
 ]
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CelLit:
     """A literal: string, int, float, bool or null."""
 
     value: str | int | float | bool | None
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CelList:
     items: tuple[CelExpr, ...]
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CelMap:
     entries: tuple[tuple[CelExpr, CelExpr], ...]
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CelPh:
     """`{placeholder}`: the placeholder's value with its own type (int, str, ...)."""
 
     key: str
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CelNot:
     operand: CelExpr
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CelNeg:
     operand: CelExpr
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CelBool:
     """`a && b && ...` or `a || b || ...`."""
 
@@ -70,7 +71,7 @@ class CelBool:
     operands: tuple[CelExpr, ...]
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CelCompare:
     """`==`, `!=`, `<`, `<=`, `>`, `>=`, `in`."""
 
@@ -79,7 +80,7 @@ class CelCompare:
     right: CelExpr
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CelMethod:
     """`target.name(args)`: startsWith, endsWith, contains, matches, size, ..."""
 
@@ -88,7 +89,7 @@ class CelMethod:
     args: tuple[CelExpr, ...]
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CelCall:
     """A global function: `size(x)`, `int(x)`, `string(x)`, ..."""
 
@@ -96,7 +97,7 @@ class CelCall:
     args: tuple[CelExpr, ...]
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CelMatcher:
     """One of Caddy's matcher functions, compiled to the matcher it stands for."""
 

@@ -8,7 +8,9 @@ PKI, ACME automation) are typed too, so `rpc check` can reason about them.
 
 from __future__ import annotations
 
-from rpc.compiler.ir.base import Duration, Node, jfield, node
+from dataclasses import dataclass
+
+from rpc.compiler.ir.base import Duration, Node, jfield
 from rpc.compiler.ir.logs import Logging
 from rpc.compiler.ir.routes import Route
 from rpc.compiler.ir.tls import ConnectionPolicy, TLSApp
@@ -26,7 +28,7 @@ __all__ = [
 ]
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AutoHTTPS(Node):
     """`automatic_https` of a server."""
 
@@ -39,7 +41,7 @@ class AutoHTTPS(Node):
     prefer_wildcard: bool = jfield(default=False)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ServerLogs(Node):
     """`logs` of a server: which access loggers record which hosts."""
 
@@ -51,7 +53,7 @@ class ServerLogs(Node):
     trace: bool = jfield(default=False)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TrustedProxies(Node):
     """`trusted_proxies` of a server (the `static` source)."""
 
@@ -59,7 +61,7 @@ class TrustedProxies(Node):
     ranges: tuple[str, ...] = jfield(default=())
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Timeouts(Node):
     """Server connection timeouts."""
 
@@ -69,14 +71,14 @@ class Timeouts(Node):
     idle_timeout: Duration | None = jfield(default=None)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ServerMetrics(Node):
     """`metrics` of a server."""
 
     per_host: bool = jfield(default=False)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Server(Node):
     """One HTTP server: listener addresses and the routes serving them."""
 
@@ -103,7 +105,7 @@ class Server(Node):
     metrics: ServerMetrics | None = jfield(default=None)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HTTPApp(Node):
     """`apps.http`."""
 
@@ -114,7 +116,7 @@ class HTTPApp(Node):
     servers: tuple[Server, ...] = jfield(None, default=())  # JSON: {"srv0": {...}, ...}
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Admin(Node):
     """`admin`: Caddy's admin API; rpc serves its own admin endpoint from it."""
 
@@ -125,7 +127,7 @@ class Admin(Node):
     config_persist: bool | None = jfield(None, default=None)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config(Node):
     """The whole configuration."""
 

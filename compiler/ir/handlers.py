@@ -7,13 +7,15 @@ Field names follow the handler's JSON config. Strings with placeholders are
 
 from __future__ import annotations
 
-from rpc.compiler.ir.base import Text, jfield, node
+from dataclasses import dataclass
+
+from rpc.compiler.ir.base import Text, jfield
 from rpc.compiler.ir.routes import Handler
 
 __all__ = ["Invoke", "Rewrite", "StaticError", "StaticResponse"]
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Invoke(Handler):
     """`invoke <name>`: run a named route."""
 
@@ -22,7 +24,7 @@ class Invoke(Handler):
     name: str = jfield()
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Rewrite(Handler):
     """`rewrite`, `uri`, and the prefix strip of `handle_path` (the `rewrite` module)."""
 
@@ -37,7 +39,7 @@ class Rewrite(Handler):
     query: object | None = jfield(None, default=None)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StaticResponse(Handler):
     """`respond`, `redir`, `abort`: a response written without a backend."""
 
@@ -50,7 +52,7 @@ class StaticResponse(Handler):
     abort: bool = jfield(default=False)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StaticError(Handler):
     """`error`: fail the request with a status, handled by `handle_errors`."""
 

@@ -7,13 +7,15 @@ ones are kept, as Caddy's header ops use ReplaceKnown.
 
 from __future__ import annotations
 
-from rpc.compiler.ir.base import Node, Text, jfield, node
+from dataclasses import dataclass
+
+from rpc.compiler.ir.base import Node, Text, jfield
 from rpc.compiler.ir.routes import Handler
 
 __all__ = ["HeaderOps", "Headers", "Replacement", "RespHeaderOps", "ResponseMatcher"]
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Replacement(Node):
     """`<field> <search> <replace>`: a regexp (or plain) substitution in a field's values."""
 
@@ -22,7 +24,7 @@ class Replacement(Node):
     replace: Text | None = jfield(default=None)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HeaderOps(Node):
     """Header operations, applied in Caddy's order: delete `*`, add, set, delete, replace."""
 
@@ -32,7 +34,7 @@ class HeaderOps(Node):
     replace: tuple[tuple[str, tuple[Replacement, ...]], ...] = jfield(default=())
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ResponseMatcher(Node):
     """`@name { status <codes...>; header <field> [<value>] }`: matches a response."""
 
@@ -40,7 +42,7 @@ class ResponseMatcher(Node):
     headers: tuple[tuple[str, tuple[Text, ...] | None], ...] = jfield(default=())
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RespHeaderOps(Node):
     """Response header operations: deferred until the response is written, or conditional."""
 
@@ -49,7 +51,7 @@ class RespHeaderOps(Node):
     deferred: bool = jfield(default=False)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Headers(Handler):
     """`header` and `request_header` (the `headers` handler)."""
 

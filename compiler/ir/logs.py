@@ -6,12 +6,14 @@ here; `Server.logs` maps hosts to logger names.
 
 from __future__ import annotations
 
-from rpc.compiler.ir.base import Node, jfield, node
+from dataclasses import dataclass
+
+from rpc.compiler.ir.base import Node, jfield
 
 __all__ = ["Logger", "Logging", "Module", "SiteLog"]
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Module(Node):
     """A pluggable piece (writer, encoder, filter) named by its module and settings."""
 
@@ -20,7 +22,7 @@ class Module(Node):
     settings: tuple[tuple[str, object], ...] = jfield(None, default=())  # flattened
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Logger(Node):
     """One entry of `logging.logs`."""
 
@@ -33,7 +35,7 @@ class Logger(Node):
     exclude: tuple[str, ...] = jfield(default=())
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Logging(Node):
     """`logging`: every configured logger by name."""
 
@@ -41,7 +43,7 @@ class Logging(Node):
     sink: tuple[tuple[str, object], ...] = jfield(None, default=())
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SiteLog(Node):
     """A `log` directive of a site: the logger it defines and the hosts it covers."""
 

@@ -9,7 +9,9 @@ CIDRs and regexes happens in `rpc.compiler.validate`, like Caddy's provision).
 
 from __future__ import annotations
 
-from rpc.compiler.ir.base import Text, node
+from dataclasses import dataclass
+
+from rpc.compiler.ir.base import Text
 from rpc.compiler.ir.cel import CelExpr
 from rpc.compiler.ir.routes import Matcher, MatcherSet
 
@@ -35,7 +37,7 @@ __all__ = [
 ]
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Regexp:
     """A named regular expression (captures become `{http.regexp.<name>.<N>}`)."""
 
@@ -48,7 +50,7 @@ class Regexp:
         )
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchPath(Matcher):
     """`path <patterns...>` (also a `/path` matcher token)."""
 
@@ -60,7 +62,7 @@ class MatchPath(Matcher):
         return [p.raw for p in self.patterns]
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchPathRE(Matcher):
     """`path_regexp [<name>] <regexp>`."""
 
@@ -72,7 +74,7 @@ class MatchPathRE(Matcher):
         return self.regexp.caddy_json()
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchHost(Matcher):
     """`host <names...>` (also the implicit matcher of a site's addresses)."""
 
@@ -84,7 +86,7 @@ class MatchHost(Matcher):
         return [h.raw for h in self.hosts]
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchMethod(Matcher):
     """`method <verbs...>`."""
 
@@ -96,7 +98,7 @@ class MatchMethod(Matcher):
         return list(self.methods)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchHeader(Matcher):
     """`header <field> [<value>]` lines; values None = the field must be absent."""
 
@@ -108,7 +110,7 @@ class MatchHeader(Matcher):
         return {k: (None if v is None else [x.raw for x in v]) for k, v in self.fields}
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchHeaderRE(Matcher):
     """`header_regexp [<name>] <field> <regexp>` lines."""
 
@@ -120,7 +122,7 @@ class MatchHeaderRE(Matcher):
         return {k: v.caddy_json() for k, v in self.fields}
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchQuery(Matcher):
     """`query <key>=<value>...`."""
 
@@ -132,7 +134,7 @@ class MatchQuery(Matcher):
         return {k: [x.raw for x in v] for k, v in self.params}
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchRemoteIP(Matcher):
     """`remote_ip <ranges...>`: the TCP peer's address."""
 
@@ -144,7 +146,7 @@ class MatchRemoteIP(Matcher):
         return {"ranges": list(self.ranges)} if self.ranges else {}
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchClientIP(Matcher):
     """`client_ip <ranges...>`: the client's address (forwarded by trusted proxies)."""
 
@@ -156,7 +158,7 @@ class MatchClientIP(Matcher):
         return {"ranges": list(self.ranges)} if self.ranges else {}
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchProtocol(Matcher):
     """`protocol http|https|grpc|http/1.1|http/2+|...`."""
 
@@ -168,7 +170,7 @@ class MatchProtocol(Matcher):
         return self.protocol
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchNot(Matcher):
     """`not <matcher>` / `not { ... }`: true when none of its sets match."""
 
@@ -180,7 +182,7 @@ class MatchNot(Matcher):
         return [{m.KEY: m.caddy_json() for m in s.matchers} for s in self.sets]  # type: ignore[attr-defined]
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchVars(Matcher):
     """`vars <name|{placeholder}> <values...>` (keys ORed, values ORed)."""
 
@@ -192,7 +194,7 @@ class MatchVars(Matcher):
         return {k: [x.raw for x in v] for k, v in self.vars}
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchVarsRE(Matcher):
     """`vars_regexp [<name>] <var> <regexp>`."""
 
@@ -204,7 +206,7 @@ class MatchVarsRE(Matcher):
         return {k: v.caddy_json() for k, v in self.vars}
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchExpression(Matcher):
     """`expression <cel>` (also `@name "cel"` and `handle_errors 404 5xx`).
 
@@ -223,7 +225,7 @@ class MatchExpression(Matcher):
         return {"expr": self.expr, "name": self.name} if self.name else self.expr
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchFile(Matcher):
     """`file [<files...>] { root; try_files; try_policy; split_path }`."""
 
@@ -247,7 +249,7 @@ class MatchFile(Matcher):
         return out
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchTLS(Matcher):
     """`tls [early_data]`."""
 
@@ -263,7 +265,7 @@ class MatchTLS(Matcher):
         )
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchURLPattern(Matcher):
     """`url_pattern <pattern> { base_url; ignore_case }` (the URL Pattern standard)."""
 

@@ -6,7 +6,9 @@ Caddy's modules; `ReverseProxy` mirrors the handler's JSON.
 
 from __future__ import annotations
 
-from rpc.compiler.ir.base import Duration, Node, Text, jfield, node
+from dataclasses import dataclass
+
+from rpc.compiler.ir.base import Duration, Node, Text, jfield
 from rpc.compiler.ir.headers import HeaderOps, RespHeaderOps, ResponseMatcher
 from rpc.compiler.ir.routes import Handler, MatcherSet, Route
 
@@ -42,7 +44,7 @@ __all__ = [
 ]
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Upstream(Node):
     """One backend; `dial` may hold placeholders (expanded per request)."""
 
@@ -52,19 +54,19 @@ class Upstream(Node):
 # ---------------------------------------------------------------- selection policies
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Policy(Node):
     """Base of `lb_policy` selection policies; `CADDY_TAG` is `("policy", <name>)`."""
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Random(Policy):
     """`lb_policy random` (the default)."""
 
     CADDY_TAG = ("policy", "random")
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RandomChoose(Policy):
     """`lb_policy random_choose <n>`: the least loaded of n random upstreams."""
 
@@ -73,21 +75,21 @@ class RandomChoose(Policy):
     choose: int = jfield(default=0)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class First(Policy):
     """`lb_policy first`: the first available upstream (failover order)."""
 
     CADDY_TAG = ("policy", "first")
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RoundRobin(Policy):
     """`lb_policy round_robin`."""
 
     CADDY_TAG = ("policy", "round_robin")
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WeightedRoundRobin(Policy):
     """`lb_policy weighted_round_robin <weights...>`."""
 
@@ -96,35 +98,35 @@ class WeightedRoundRobin(Policy):
     weights: tuple[int, ...] = jfield(default=())
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LeastConn(Policy):
     """`lb_policy least_conn`."""
 
     CADDY_TAG = ("policy", "least_conn")
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IPHash(Policy):
     """`lb_policy ip_hash`: the TCP peer's address."""
 
     CADDY_TAG = ("policy", "ip_hash")
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ClientIPHash(Policy):
     """`lb_policy client_ip_hash`: the client address (trusted proxies honoured)."""
 
     CADDY_TAG = ("policy", "client_ip_hash")
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class URIHash(Policy):
     """`lb_policy uri_hash`."""
 
     CADDY_TAG = ("policy", "uri_hash")
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class QueryHash(Policy):
     """`lb_policy query <key> { fallback <policy> }`."""
 
@@ -134,7 +136,7 @@ class QueryHash(Policy):
     fallback: Policy | None = jfield(default=None)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HeaderHash(Policy):
     """`lb_policy header <field> { fallback <policy> }`."""
 
@@ -144,7 +146,7 @@ class HeaderHash(Policy):
     fallback: Policy | None = jfield(default=None)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CookieHash(Policy):
     """`lb_policy cookie [<name> [<secret>]] { fallback <policy>; max_age <d> }`."""
 
@@ -156,7 +158,7 @@ class CookieHash(Policy):
     fallback: Policy | None = jfield(default=None)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LoadBalancing(Node):
     """`load_balancing`: selection, and retries."""
 
@@ -170,7 +172,7 @@ class LoadBalancing(Node):
 # ---------------------------------------------------------------- health
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ActiveHealthChecks(Node):
     """`health_*` subdirectives."""
 
@@ -191,7 +193,7 @@ class ActiveHealthChecks(Node):
     expect_body: str = jfield(default="")
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PassiveHealthChecks(Node):
     """`fail_duration`, `max_fails`, `unhealthy_*`."""
 
@@ -202,7 +204,7 @@ class PassiveHealthChecks(Node):
     unhealthy_latency: Duration | None = jfield(default=None)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HealthChecks(Node):
     active: ActiveHealthChecks | None = jfield(default=None)
     passive: PassiveHealthChecks | None = jfield(default=None)
@@ -211,12 +213,12 @@ class HealthChecks(Node):
 # ---------------------------------------------------------------- dynamic upstreams
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DynamicSource(Node):
     """Base of `dynamic` upstream sources; `CADDY_TAG` is `("source", <name>)`."""
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AUpstreams(DynamicSource):
     """`dynamic a [<name> <port>] { ... }`: one upstream per A/AAAA record."""
 
@@ -232,7 +234,7 @@ class AUpstreams(DynamicSource):
     ipv6: bool | None = jfield(None, default=None)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SRVUpstreams(DynamicSource):
     """`dynamic srv [<name>] { ... }`: one upstream per SRV record."""
 
@@ -248,7 +250,7 @@ class SRVUpstreams(DynamicSource):
     grace_period: Duration | None = jfield(default=None)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MultiUpstreams(DynamicSource):
     """`dynamic multi { <source> ...; <source> ... }`: several sources concatenated."""
 
@@ -260,7 +262,7 @@ class MultiUpstreams(DynamicSource):
 # ---------------------------------------------------------------- transport
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TLSConfig(Node):
     """TLS to the upstreams (`tls*` transport options, or an `https://` upstream)."""
 
@@ -277,7 +279,7 @@ class TLSConfig(Node):
     ca: tuple[tuple[str, object], ...] = jfield(None, default=())  # trust pool module
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class KeepAlive(Node):
     """`keepalive*` transport options."""
 
@@ -288,7 +290,7 @@ class KeepAlive(Node):
     idle_timeout: Duration | None = jfield(default=None)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HTTPTransport(Node):
     """`transport http { ... }`."""
 
@@ -315,7 +317,7 @@ class HTTPTransport(Node):
     local_address: str = jfield(default="")
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FastCGITransport(Node):
     """`transport fastcgi { ... }` (php_fastcgi): kept for the JSON view only."""
 
@@ -327,7 +329,7 @@ class FastCGITransport(Node):
 # ---------------------------------------------------------------- responses
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ResponseHandler(Node):
     """`replace_status` (status_code) or `handle_response` (routes), with a matcher."""
 
@@ -336,7 +338,7 @@ class ResponseHandler(Node):
     routes: tuple[Route, ...] = jfield(default=())
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReverseProxy(Handler):
     """`reverse_proxy`, and the proxying half of `forward_auth`."""
 

@@ -8,21 +8,22 @@ that nests a route list (`handle`, `route`, site blocks).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
-from rpc.compiler.ir.base import Node, jfield, node
+from rpc.compiler.ir.base import Node, jfield
 
 __all__ = ["Handler", "Matcher", "MatcherSet", "Route", "Subroute"]
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Matcher(Node):
     """Base of request matchers; `KEY` is the matcher's name in a JSON matcher set."""
 
     KEY: ClassVar[str] = ""
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatcherSet(Node):
     """Matchers that must all match (one JSON object in a route's `match` list)."""
 
@@ -32,12 +33,12 @@ class MatcherSet(Node):
         return next((m for m in self.matchers if key == m.KEY), None)
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Handler(Node):
     """Base of HTTP handlers; `CADDY_TAG` is `("handler", <module name>)`."""
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Route(Node):
     """One entry of a route list."""
 
@@ -49,7 +50,7 @@ class Route(Node):
     directive: str = jfield(None, default="")
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Subroute(Handler):
     """`handle`, `route`, `handle_path` blocks and site bodies: a nested route list."""
 

@@ -7,7 +7,9 @@ can say which sites would need a public certificate.
 
 from __future__ import annotations
 
-from rpc.compiler.ir.base import Duration, Node, jfield, node
+from dataclasses import dataclass
+
+from rpc.compiler.ir.base import Duration, Node, jfield
 
 __all__ = [
     "AutomationPolicy",
@@ -18,7 +20,7 @@ __all__ = [
 ]
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CertFile(Node):
     """`certificates.load_files[]`: a certificate and key on disk."""
 
@@ -28,7 +30,7 @@ class CertFile(Node):
     tags: tuple[str, ...] = jfield(default=())
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Issuer(Node):
     """A certificate issuer: `internal`, `acme` or `zerossl`, with its settings."""
 
@@ -36,7 +38,7 @@ class Issuer(Node):
     settings: tuple[tuple[str, object], ...] = jfield(None, default=())  # flattened
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AutomationPolicy(Node):
     """`automation.policies[]`."""
 
@@ -51,7 +53,7 @@ class AutomationPolicy(Node):
     extra: tuple[tuple[str, object], ...] = jfield(None, default=())  # flattened
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionPolicy(Node):
     """`tls_connection_policies[]` of a server."""
 
@@ -67,7 +69,7 @@ class ConnectionPolicy(Node):
     extra: tuple[tuple[str, object], ...] = jfield(None, default=())  # flattened
 
 
-@node
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TLSApp(Node):
     """`apps.tls`."""
 
