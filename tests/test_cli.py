@@ -113,3 +113,13 @@ def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
 
     monkeypatch.setattr("sys.stdin", io.StringIO(GOOD))
     assert run(capsys, "check", "-")[0] == 0
+
+
+def test_docs_list_every_diagnostic_code() -> None:
+    from pathlib import Path
+
+    from rpc.compiler.errors import CODES
+
+    doc = (Path(__file__).parent.parent / "docs" / "errors.md").read_text()
+    for code, title in CODES.items():
+        assert f"| {code} | {title} |" in doc, code
