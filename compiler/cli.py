@@ -28,6 +28,8 @@ EXIT_INTERNAL = 70
 COMMANDS: dict[str, str] = {
     "adapt": "adapt",
     "check": "check",
+    "compile": "compile",
+    "run": "run",
 }
 
 

@@ -100,7 +100,18 @@ def compile_caddyfile(
     diags.check()
     if stop_after <= Stage.CHECK:
         return result
-    raise NotImplementedError(f"stage {stop_after.name} is not available yet")
+    # No IR-level optimisation pass is needed yet: routing is optimised while
+    # route lists are compiled (dispatch dicts, prefix tables, inline checks).
+    result.optimized = result.ir
+    if stop_after <= Stage.OPTIMIZE:
+        return result
+    from rpc.compiler.backend.module import generate
+
+    generated = generate(result.ir, source_name=name, source_text=text, diags=diags)
+    diags.check()
+    assert generated is not None
+    result.python = generated.source
+    return result
 
 
 def parse_document(

@@ -280,7 +280,8 @@ class ProxyBuilder:
             health_checks=health,
             upstreams=tuple(self.upstreams),
             dynamic_upstreams=self.dynamic,
-            headers=(request_ops, response_ops),
+            request_headers=request_ops,
+            response_headers=response_ops,
             handle_response=self.finalize_responses(),
             span=span,  # type: ignore[arg-type]
             **self.fields,  # type: ignore[arg-type]
@@ -753,12 +754,11 @@ def _register_json() -> None:
     @caddyjson.register(ReverseProxy)
     def _rp(n: ReverseProxy) -> dict[str, object]:
         out = caddyjson.fields(n)
-        request, response = n.headers
         headers: dict[str, object] = {}
-        if request is not None:
-            headers["request"] = caddyjson.value(request)
-        if response is not None:
-            headers["response"] = caddyjson.value(response)
+        if n.request_headers is not None:
+            headers["request"] = caddyjson.value(n.request_headers)
+        if n.response_headers is not None:
+            headers["response"] = caddyjson.value(n.response_headers)
         if headers:
             out["headers"] = headers
         rewrite: dict[str, object] = {}

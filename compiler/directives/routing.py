@@ -138,10 +138,10 @@ def parse_handle_errors(h: Helper) -> list[ConfigValue]:
         d.prev()
     subroute = h.parse_block_as_subroute()
     if expression:
+        # The whole block runs under one status matcher (Caddy 2.11 wraps it).
         status = MatcherSet(matchers=(matchers.expression_matcher(expression, d.span),))
-        subroute = replace(
-            subroute, routes=tuple(replace(r, match=(status,)) for r in subroute.routes)
-        )
+        wrapped = Route(match=(status,), handle=(subroute,), span=subroute.span)
+        subroute = replace(subroute, routes=(wrapped,))
     return [ConfigValue("error_route", subroute)]
 
 

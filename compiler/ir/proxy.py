@@ -351,7 +351,8 @@ class ReverseProxy(Handler):
     dynamic_upstreams: DynamicSource | None = jfield(default=None)
     flush_interval: Duration | None = jfield(default=None)
     trusted_proxies: tuple[str, ...] = jfield(default=())
-    headers: tuple[HeaderOps | None, RespHeaderOps | None] = jfield(None, default=(None, None))
+    request_headers: HeaderOps | None = jfield(None, default=None)  # JSON: headers.request
+    response_headers: RespHeaderOps | None = jfield(None, default=None)  # JSON: headers.response
     request_buffers: int = jfield(default=0)
     response_buffers: int = jfield(default=0)
     stream_timeout: Duration | None = jfield(default=None)

@@ -1,0 +1,95 @@
+"""IR `Config` → the text of the generated module (template, compile() gate, black).
+
+The module is deterministic: the same Caddyfile gives byte-identical output.
+Its single `from rpc.runtime import ...` line is checked against
+`rpc.runtime.__all__`, and the ABI number is baked in and checked at import.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+
+import black
+import jinja2
+
+from rpc.compiler.backend import handlers as handler_emitters
+from rpc.compiler.backend import matchers as matcher_code
+from rpc.compiler.backend.app import app_expr
+from rpc.compiler.backend.emit import Emitter, Unsupported
+from rpc.compiler.backend.routes import RouteCompiler
+from rpc.compiler.errors import Diagnostic, Diagnostics, InternalError
+from rpc.compiler.ir.config import Config
+
+__all__ = ["Generated", "generate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Generated:
+    """A generated module and the names it imports from the runtime."""
+
+    source: str
+    imports: tuple[str, ...]
+
+
+@functools.cache
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("rpc.templates", "."),
+        autoescape=False,  # the output is Python, not HTML
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env
+
+
+def generate(
+    config: Config, *, source_name: str, source_text: str, diags: Diagnostics
+) -> Generated | None:
+    """Render the module; RPC304 diagnostics for anything the runtime cannot run."""
+    from rpc import runtime
+    from rpc.compiler import __version__
+
+    e = Emitter()
+    e.rt("RUNTIME_ABI")
+    e.rt("Ctx")
+    e.rt("Reply")
+    e.rt("main")
+    e.std("sys")
+    rc = RouteCompiler(
+        e,
+        handler_expr=lambda h: handler_emitters.handler(e, rc, h),
+        condition=lambda ms: matcher_code.matcher_set(e, ms),
+    )
+    try:
+        app = app_expr(e, rc, config)
+    except Unsupported as exc:
+        diags.add(Diagnostic.error("RPC304", exc.message, exc.span, exc.hint))  # type: ignore[arg-type]
+        return None
+    missing = sorted(e.imports - set(runtime.__all__))
+    if missing:
+        raise InternalError(f"generated code needs runtime names that do not exist: {missing}")
+    text = (
+        _env()
+        .get_template("module.py.jinja")
+        .render(
+            version=__version__,
+            source=e.lit(source_name),
+            source_hash=e.lit(hashlib.sha256(source_text.encode("utf-8")).hexdigest()),
+            stdlib=sorted(e.stdlib),
+            imports=sorted(e.imports),
+            abi=runtime.RUNTIME_ABI,
+            decls=e.decls,
+            functions=rc.functions,
+            app=app,
+        )
+    )
+    try:
+        compile(text, "<rpc generated module>", "exec")
+    except SyntaxError as exc:
+        raise InternalError(f"generated module does not compile: {exc}") from exc
+    mode = black.Mode(target_versions={black.TargetVersion.PY311}, line_length=100)
+    return Generated(black.format_str(text, mode=mode), tuple(sorted(e.imports)))
