@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "adapt": "adapt",
     "check": "check",
     "compile": "compile",
+    "graph": "graph",
     "run": "run",
 }
 
