@@ -40,6 +40,7 @@ def option(name: str) -> Callable[[OptionParser], OptionParser]:
 def evaluate(block: GlobalOptions | None, lowering: Lowering) -> None:
     """Parse every option into `lowering.options`; start from Caddy's directive order."""
     lowering.order = list(DEFAULT_ORDER)
+    registry.known_names()  # loads rpc's own directives and their default places
     for name, before in registry.RPC_DIRECTIVES.items():
         lowering.order.insert(lowering.order.index(before), name)
     if block is None:

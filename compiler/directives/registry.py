@@ -44,6 +44,7 @@ _MODULES = (
     "rpc.compiler.directives.static",
     "rpc.compiler.directives.headers",
     "rpc.compiler.directives.proxy",
+    "rpc.compiler.directives.shard",
 )
 
 ParseFn = Callable[["Helper"], "list[ConfigValue]"]
@@ -105,4 +106,5 @@ def lookup(name: str) -> Entry | None:
 
 def known_names() -> frozenset[str]:
     """Names that are directives (Caddy's, and rpc's own)."""
+    _load()
     return CADDY_DIRECTIVES | frozenset(RPC_DIRECTIVES)
