@@ -45,6 +45,7 @@ _MODULES = (
     "rpc.compiler.directives.headers",
     "rpc.compiler.directives.proxy",
     "rpc.compiler.directives.shard",
+    "rpc.compiler.directives.rewrite",
 )
 
 ParseFn = Callable[["Helper"], "list[ConfigValue]"]
