@@ -46,6 +46,7 @@ _MODULES = (
     "rpc.compiler.directives.proxy",
     "rpc.compiler.directives.shard",
     "rpc.compiler.directives.rewrite",
+    "rpc.compiler.directives.vars",
 )
 
 ParseFn = Callable[["Helper"], "list[ConfigValue]"]
