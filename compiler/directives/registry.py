@@ -47,6 +47,7 @@ _MODULES = (
     "rpc.compiler.directives.shard",
     "rpc.compiler.directives.rewrite",
     "rpc.compiler.directives.vars",
+    "rpc.compiler.directives.encode",
 )
 
 ParseFn = Callable[["Helper"], "list[ConfigValue]"]
