@@ -49,6 +49,7 @@ _MODULES = (
     "rpc.compiler.directives.vars",
     "rpc.compiler.directives.encode",
     "rpc.compiler.directives.fileserver",
+    "rpc.compiler.directives.auth",
 )
 
 ParseFn = Callable[["Helper"], "list[ConfigValue]"]
