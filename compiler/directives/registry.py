@@ -50,6 +50,7 @@ _MODULES = (
     "rpc.compiler.directives.encode",
     "rpc.compiler.directives.fileserver",
     "rpc.compiler.directives.auth",
+    "rpc.compiler.directives.misc",
 )
 
 ParseFn = Callable[["Helper"], "list[ConfigValue]"]
