@@ -52,6 +52,8 @@ CASES = [
     site("skip_log /x"),
     site("log_skip a b"),
     site("log_skip {\n}"),
+    site("log_skip {\n\tx\n}"),
+    site("log_skip /b* {\n\t0 {\n\t}\n}"),
     site("@static path *.css", "log_skip @static"),
     # log_append
     site("log_append k v"),

@@ -58,6 +58,7 @@ CASES = [
     site('map {host} {a} {\n\tx "-"\n}'),
     site("map {host} {a}"),
     site("map {host}"),
+    site('map "" {a}'),
     site("map"),
     site("map {host} {path}"),
     site("map {host} http.request.host x"),

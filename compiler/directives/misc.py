@@ -135,6 +135,11 @@ def _parse_log_skip(h: Helper) -> Handler:
         )
     if d.next_arg():
         raise d.arg_err("log_skip takes only a matcher")
+    if d.next_block(0):
+        raise d.error(
+            "log_skip directive does not accept blocks",
+            hint="use a named matcher to choose the requests: `log_skip @name`",
+        )
     return Vars(values=((LOG_SKIP_VAR, True),), span=span)
 
 

@@ -181,7 +181,7 @@ def parse_map(h: Helper) -> Handler:
         else:
             mappings.append(Mapping(input=key, outputs=tuple(outputs), span=d.span))
     return MapHandler(
-        source=placeholders.parse(source, keep_unknown=False),
+        source=placeholders.parse(source, keep_unknown=False) if source else None,
         destinations=tuple(destinations),
         mappings=tuple(mappings),
         defaults=tuple(defaults),
