@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rpc.compiler.caddyjson import to_caddy_json
-from rpc.compiler.directives.fileserver import go_path_match
+from rpc.compiler.gopath import go_clean, go_match
 from rpc.compiler.pipeline import Stage, compile_caddyfile
 from rpctest.lowering import adapt_error, handlers
 from rpctest.oracle import assert_same_as_caddy
@@ -149,8 +149,16 @@ def test_stdin_is_hidden_as_caddy_names_it() -> None:
         ("*", "", True),
     ],
 )
-def test_go_path_match(pattern: str, name: str, matches: bool) -> None:
-    assert go_path_match(pattern, name) is matches
+def test_go_match(pattern: str, name: str, matches: bool) -> None:
+    assert go_match(pattern, name) is matches
+
+
+@pytest.mark.parametrize(
+    ("path", "cleaned"),
+    [("Caddyfile", "Caddyfile"), ("./a/../b", "b"), ("//x//y/", "/x/y"), ("", "."), ("a/./", "a")],
+)
+def test_go_clean(path: str, cleaned: str) -> None:
+    assert go_clean(path) == cleaned
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ config's folder never serves its own config.
 from __future__ import annotations
 
 import os
-import posixpath
 from collections.abc import Callable
 
 from rpc.compiler import caddyjson, placeholders
@@ -20,13 +19,14 @@ from rpc.compiler.directives.rewrite import rewrite_text
 from rpc.compiler.directives.static import weak_string
 from rpc.compiler.dispenser import Dispenser
 from rpc.compiler.errors import did_you_mean
+from rpc.compiler.gopath import go_clean, go_match
 from rpc.compiler.ir.base import Text
 from rpc.compiler.ir.handlers import Browse, FileServer, Rewrite, Vars
 from rpc.compiler.ir.matchers import MatchFile
 from rpc.compiler.ir.routes import Handler, MatcherSet
 from rpc.compiler.source import Span
 
-__all__ = ["go_path_match", "site_config_files"]
+__all__ = ["site_config_files"]
 
 _SORT_OPTIONS = ("name", "namedirfirst", "size", "time", "asc", "desc")
 _PRECOMPRESSED = ("br", "gzip", "zstd")
@@ -263,7 +263,7 @@ def parse_file_server(h: Helper) -> Handler:
     b.parse(h.d)
     # Hide the Caddyfile(s) the site came from (Caddy's FinalizeUnmarshalCaddyfile).
     for file in site_config_files(h):
-        file = _clean(file)
+        file = go_clean(file)
         if not _file_hidden(file, b.hide):
             b.hide.append(file if "/" in file else "./" + file)
     return b.build(h.d.head_span)
@@ -283,14 +283,6 @@ def site_config_files(h: Helper) -> list[str]:
     return sorted("-" if name == "<stdin>" else name for name in names if name)
 
 
-def _clean(path: str) -> str:
-    """Go's `filepath.Clean` (POSIX)."""
-    cleaned = posixpath.normpath(path)
-    if cleaned.startswith("//"):
-        cleaned = "/" + cleaned.lstrip("/")
-    return cleaned
-
-
 def _file_hidden(filename: str, hide: list[str]) -> bool:
     """Caddy's `fileHidden`: whether `filename` is covered by a `hide` entry."""
     if not hide:
@@ -299,139 +291,13 @@ def _file_hidden(filename: str, hide: list[str]) -> bool:
     components = filename.split("/")
     for pattern in hide:
         if "/" not in pattern:
-            if any(go_path_match(pattern, c) for c in components):
+            if any(go_match(pattern, c) for c in components):
                 return True
         elif filename.startswith(pattern) and filename[len(pattern) :].startswith("/"):
             return True
-        if go_path_match(pattern, filename):
+        if go_match(pattern, filename):
             return True
     return False
-
-
-class _BadPattern(Exception):
-    pass
-
-
-def go_path_match(pattern: str, name: str) -> bool:
-    """Go's `filepath.Match` on POSIX (`*`, `?`, `[...]`, `\\`); a bad pattern never matches."""
-    try:
-        return _match(pattern, name)
-    except _BadPattern:
-        return False
-
-
-def _match(pattern: str, name: str) -> bool:
-    while pattern:
-        star, chunk, pattern = _scan_chunk(pattern)
-        if star and not chunk:
-            return "/" not in name  # a trailing * matches the rest unless it has a /
-        rest = _match_chunk(chunk, name)
-        if rest is not None and (not rest or pattern):
-            name = rest
-            continue
-        if star:
-            matched = False
-            i = 0
-            while i < len(name) and name[i] != "/":
-                rest = _match_chunk(chunk, name[i + 1 :])
-                i += 1
-                if rest is not None:
-                    if not pattern and rest:
-                        continue
-                    name = rest
-                    matched = True
-                    break
-            if matched:
-                continue
-        while pattern:  # the rest of the pattern must still be well-formed
-            _, chunk, pattern = _scan_chunk(pattern)
-            _match_chunk(chunk, "")
-        return False
-    return not name
-
-
-def _scan_chunk(pattern: str) -> tuple[bool, str, str]:
-    star = False
-    while pattern.startswith("*"):
-        pattern = pattern[1:]
-        star = True
-    in_range = False
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            if i + 1 < len(pattern):
-                i += 1
-        elif c == "[":
-            in_range = True
-        elif c == "]":
-            in_range = False
-        elif c == "*" and not in_range:
-            break
-        i += 1
-    return star, pattern[:i], pattern[i:]
-
-
-def _match_chunk(chunk: str, s: str) -> str | None:
-    """What is left of `s` after `chunk` matched its start, or None."""
-    failed = False
-    while chunk:
-        if not failed and not s:
-            failed = True
-        c = chunk[0]
-        if c == "[":
-            r = ""
-            if not failed:
-                r, s = s[0], s[1:]
-            chunk = chunk[1:]
-            negated = chunk.startswith("^")
-            if negated:
-                chunk = chunk[1:]
-            match = False
-            ranges = 0
-            while True:
-                if chunk.startswith("]") and ranges > 0:
-                    chunk = chunk[1:]
-                    break
-                lo, chunk = _get_esc(chunk)
-                hi = lo
-                if chunk[0] == "-":
-                    hi, chunk = _get_esc(chunk[1:])
-                if lo <= r <= hi:
-                    match = True
-                ranges += 1
-            if match == negated:
-                failed = True
-        elif c == "?":
-            if not failed:
-                if s[0] == "/":
-                    failed = True
-                s = s[1:]
-            chunk = chunk[1:]
-        else:
-            if c == "\\":
-                chunk = chunk[1:]
-                if not chunk:
-                    raise _BadPattern
-            if not failed:
-                if chunk[0] != s[0]:
-                    failed = True
-                s = s[1:]
-            chunk = chunk[1:]
-    return None if failed else s
-
-
-def _get_esc(chunk: str) -> tuple[str, str]:
-    if not chunk or chunk[0] in "-]":
-        raise _BadPattern
-    if chunk[0] == "\\":
-        chunk = chunk[1:]
-        if not chunk:
-            raise _BadPattern
-    r, rest = chunk[0], chunk[1:]
-    if not rest:
-        raise _BadPattern
-    return r, rest
 
 
 # ---------------------------------------------------------------- try_files, root
