@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, quote, unquote
 
 from rpc.runtime.context import Ctx
 
-__all__ = ["Placeholder", "Resolver", "Template", "resolver_for", "stringify"]
+__all__ = ["Placeholder", "Resolver", "Template", "render", "resolver_for", "stringify"]
 
 Resolver = Callable[[Ctx], Any]
 
@@ -98,6 +98,11 @@ class Template:
         for fn in self._fns:
             out.append(fn if isinstance(fn, str) else stringify(fn(ctx)))
         return "".join(out)
+
+
+def render(value: str | Template, ctx: Ctx) -> str:
+    """A configured text value for this request: constant strings pass through."""
+    return value if isinstance(value, str) else value.render(ctx)
 
 
 def _bind(key: str, keep_unknown: bool) -> Resolver:

@@ -96,7 +96,7 @@ def app_expr(e: Emitter, rc: RouteCompiler, config: Config) -> str:
     internal: list[str] = []
     acme: list[str] = []
     for server in http.servers:
-        route = server_route(
+        entry = server_route(
             rc, server.routes, f"Requests to {server.name} ({', '.join(server.listen)})."
         )
         errors = (
@@ -110,7 +110,7 @@ def app_expr(e: Emitter, rc: RouteCompiler, config: Config) -> str:
                 target = acme if needs_public_cert(host) else internal
                 if host not in target:
                     target.append(host)
-        servers.append(_server(e, server, route, errors, tls))
+        servers.append(_server(e, server, entry, errors, tls))
     app = e.rt("App")
     fields = {
         "servers": f"({', '.join(servers)},)",

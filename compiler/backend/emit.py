@@ -96,7 +96,7 @@ class Emitter:
             f"value of type {type(value).__name__} is not allowed in generated code"
         )
 
-    def kwargs(self, **values: str) -> str:
+    def kwargs(self, **values: str | None) -> str:
         """`a=1, b=2` from already-rendered expressions (None-valued keys skipped)."""
         return ", ".join(f"{k}={v}" for k, v in values.items() if v is not None)
 

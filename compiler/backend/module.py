@@ -91,5 +91,5 @@ def generate(
         compile(text, "<rpc generated module>", "exec")
     except SyntaxError as exc:
         raise InternalError(f"generated module does not compile: {exc}") from exc
-    mode = black.Mode(target_versions={black.TargetVersion.PY311}, line_length=100)
+    mode = black.Mode(target_versions={black.mode.TargetVersion.PY311}, line_length=100)
     return Generated(black.format_str(text, mode=mode), tuple(sorted(e.imports)))

@@ -214,10 +214,10 @@ def server_route(rc: RouteCompiler, routes: tuple[Route, ...], doc: str) -> str:
         rc.functions.append(Function(fn, f"The site at {route.origin or '?'}.", body))
         fns.append(fn)
         exact = [host_only(ms) for ms in route.match]
-        if all(h is not None for h in exact):
+        if all(hosts is not None for hosts in exact):
             for hosts in exact:
-                for h in hosts or ():
-                    by_host.setdefault(h, []).append(idx)
+                for host in hosts or ():
+                    by_host.setdefault(host, []).append(idx)
         else:
             others.append(idx)
     table = {

@@ -424,8 +424,11 @@ def _dynamic_redis(d: Dispenser) -> DynamicSource:
         else:
             raise d.error(f"unrecognized redis option '{opt}'", code="RPC301")
     return RedisUpstreams(
-        url=url, key=placeholders.parse(key, keep_unknown=False), span=span, **values
-    )  # type: ignore[arg-type]
+        url=url,
+        key=placeholders.parse(key, keep_unknown=False),
+        span=span,
+        **values,  # type: ignore[arg-type]
+    )
 
 
 lb.register_source("redis", _dynamic_redis)
