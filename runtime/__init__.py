@@ -20,10 +20,36 @@ from rpc.runtime.app import (
     TLSConfig,
 )
 from rpc.runtime.context import Ctx
+from rpc.runtime.dynamic import AUpstreams, MultiUpstreams, SRVUpstreams
 from rpc.runtime.errors import ClientGone, HandlerError
+from rpc.runtime.headers import HeaderOps, Headers, Replacement
+from rpc.runtime.health import ActiveHealthCheck, PassiveHealth
 from rpc.runtime.metrics import Instrumented, MetricsHandler
 from rpc.runtime.placeholders import Placeholder, Template
+from rpc.runtime.policies import (
+    ClientIPHash,
+    CookieHash,
+    First,
+    HeaderHash,
+    IPHash,
+    LeastConn,
+    QueryHash,
+    Random,
+    RandomChoose,
+    RoundRobin,
+    URIHash,
+    WeightedRoundRobin,
+)
+from rpc.runtime.proxy import (
+    CopyResponse,
+    CopyResponseHeaders,
+    ResponseHandler,
+    ReverseProxy,
+    start_health_checks,
+)
+from rpc.runtime.respmatch import ResponseMatcher
 from rpc.runtime.server import main
+from rpc.runtime.transport import Transport
 
 # Bump when a name in __all__ changes meaning or signature; generated modules
 # refuse to run against a runtime with a different ABI.
@@ -31,20 +57,47 @@ RUNTIME_ABI = 1
 
 __all__ = [
     "RUNTIME_ABI",
+    "AUpstreams",
+    "ActiveHealthCheck",
     "App",
     "Certificate",
     "ClientGone",
+    "ClientIPHash",
+    "CookieHash",
+    "CopyResponse",
+    "CopyResponseHeaders",
     "Ctx",
+    "First",
     "HandlerError",
+    "HeaderHash",
+    "HeaderOps",
+    "Headers",
+    "IPHash",
     "Instrumented",
+    "LeastConn",
     "Log",
     "MetricsConfig",
     "MetricsHandler",
+    "MultiUpstreams",
+    "PassiveHealth",
     "Placeholder",
+    "QueryHash",
+    "Random",
+    "RandomChoose",
+    "Replacement",
+    "ResponseHandler",
+    "ResponseMatcher",
+    "ReverseProxy",
+    "RoundRobin",
+    "SRVUpstreams",
     "ServerConfig",
     "ServerLogs",
     "TLSConfig",
     "Template",
     "Timeouts",
+    "Transport",
+    "URIHash",
+    "WeightedRoundRobin",
     "main",
+    "start_health_checks",
 ]
