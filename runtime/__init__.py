@@ -49,7 +49,9 @@ from rpc.runtime.proxy import (
 )
 from rpc.runtime.respmatch import ResponseMatcher
 from rpc.runtime.server import main
-from rpc.runtime.transport import Transport
+from rpc.runtime.static import StaticError, StaticResponse
+from rpc.runtime.transport import Transport, client_tls
+from rpc.runtime.typedefs import Reply
 
 # Bump when a name in __all__ changes meaning or signature; generated modules
 # refuse to run against a runtime with a different ABI.
@@ -85,6 +87,7 @@ __all__ = [
     "Random",
     "RandomChoose",
     "Replacement",
+    "Reply",
     "ResponseHandler",
     "ResponseMatcher",
     "ReverseProxy",
@@ -92,12 +95,15 @@ __all__ = [
     "SRVUpstreams",
     "ServerConfig",
     "ServerLogs",
+    "StaticError",
+    "StaticResponse",
     "TLSConfig",
     "Template",
     "Timeouts",
     "Transport",
     "URIHash",
     "WeightedRoundRobin",
+    "client_tls",
     "main",
     "start_health_checks",
 ]

@@ -476,8 +476,12 @@ class ReverseProxy:
         resp: UpstreamResponse | None = None
         try:
             sent = time.monotonic()
-            resp = await self.transport.round_trip(
-                address, method, target, host, headers.items(), body
+            transport = self.transport
+            sni = transport.tls_server_name
+            if sni is not None and not isinstance(sni, str):
+                sni = sni.render(ctx)
+            resp = await transport.round_trip(
+                address, method, target, host, headers.items(), body, server_name=sni or None
             )
             latency = time.monotonic() - sent
             extra = ctx.extra

@@ -32,6 +32,7 @@ __all__ = [
     "Transport",
     "UpstreamResponse",
     "UpstreamTimeout",
+    "client_tls",
     "split_dial",
 ]
 
@@ -72,6 +73,31 @@ def split_dial(address: str) -> tuple[str, int, str]:
     if not port.isdigit():
         raise DialError(f"dial {address}: missing or bad port")
     return host or "localhost", int(port), ""
+
+
+def client_tls(
+    *,
+    root_ca_pem_files: Sequence[str] = (),
+    insecure_skip_verify: bool = False,
+    client_certificate_file: str = "",
+    client_certificate_key_file: str = "",
+) -> ssl.SSLContext:
+    """The TLS client context for upstreams (`tls_trusted_ca_certs`, `tls_insecure_skip_verify`,
+    `tls_client_auth`); system roots unless CA files are given; ALPN `http/1.1`."""
+    if root_ca_pem_files:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # only the given roots
+        for path in root_ca_pem_files:
+            ctx.load_verify_locations(cafile=path)
+    else:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    if insecure_skip_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if client_certificate_file:
+        ctx.load_cert_chain(client_certificate_file, client_certificate_key_file or None)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # Go's client default
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
 
 
 # ---------------------------------------------------------------- the connection
@@ -544,7 +570,7 @@ class Transport:
         compression: bool = True,
         max_response_header_size: int = 10 << 20,
         tls: ssl.SSLContext | None = None,
-        tls_server_name: str | None = None,
+        tls_server_name: str | Any = None,
         tls_except_ports: Sequence[int | str] = (),
         tls_handshake_timeout: float | None = 10.0,
     ) -> None:
@@ -562,7 +588,7 @@ class Transport:
         self.compression = compression
         self.max_response_header_size = max_response_header_size or (10 << 20)
         self.tls = tls
-        self.tls_server_name = tls_server_name
+        self.tls_server_name = tls_server_name  # a str, or a Template rendered by the proxy
         self.tls_except_ports = frozenset(int(p) for p in tls_except_ports)
         self.tls_handshake_timeout = tls_handshake_timeout or None
         self._hosts: dict[tuple[Any, ...], _Host] = {}
@@ -834,7 +860,7 @@ class Transport:
                     hostname,
                     port,
                     ssl=self.tls,
-                    server_hostname=server_name or self.tls_server_name or hostname,
+                    server_hostname=server_name or hostname,
                     ssl_handshake_timeout=self.tls_handshake_timeout,
                 )
             else:
