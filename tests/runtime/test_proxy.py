@@ -58,11 +58,10 @@ def peers_app() -> tuple[web.Application, list[int]]:
 async def test_keepalive_reuses_one_upstream_connection(aiohttp_server: Any) -> None:
     app, ports = peers_app()
     up = await start_backend(aiohttp_server, app)
-    async with serve(route_of(ReverseProxy(upstreams=(up,)))) as port:
-        async with aiohttp.ClientSession() as s:
-            for _ in range(5):
-                async with s.get(f"http://127.0.0.1:{port}/x") as r:
-                    assert await r.text() == "hello"
+    async with serve(route_of(ReverseProxy(upstreams=(up,)))) as port, aiohttp.ClientSession() as s:
+        for _ in range(5):
+            async with s.get(f"http://127.0.0.1:{port}/x") as r:
+                assert await r.text() == "hello"
     assert len(ports) == 5 and len(set(ports)) == 1
 
 
@@ -93,13 +92,12 @@ async def test_large_bodies_stream_both_ways_in_bounded_memory(aiohttp_server: A
             yield block
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    async with serve(route_of(ReverseProxy(upstreams=(up,)))) as port:
-        async with aiohttp.ClientSession() as s:
-            async with s.post(f"http://127.0.0.1:{port}/up", data=payload()) as r:
-                assert r.status == 200
-                got = 0
-                async for chunk in r.content.iter_any():
-                    got += len(chunk)
+    async with serve(route_of(ReverseProxy(upstreams=(up,)))) as port, aiohttp.ClientSession() as s:  # noqa: SIM117
+        async with s.post(f"http://127.0.0.1:{port}/up", data=payload()) as r:
+            assert r.status == 200
+            got = 0
+            async for chunk in r.content.iter_any():
+                got += len(chunk)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert received == [size] and got == size
     # Client, proxy and backend share this process: 256 MiB went through each
@@ -193,7 +191,7 @@ async def test_retry_replays_the_request_body(aiohttp_server: Any) -> None:
     app.router.add_route("*", "/", flaky)
     up = await start_backend(aiohttp_server, app)
     proxy = ReverseProxy(upstreams=(up,), retries=1, retry_match=(lambda ctx: True,))
-    async with serve(route_of(proxy)) as port, aiohttp.ClientSession() as s:
+    async with serve(route_of(proxy)) as port, aiohttp.ClientSession() as s:  # noqa: SIM117
         async with s.put(f"http://127.0.0.1:{port}/", data=b"payload" * 100) as r:
             assert r.status == 200
     assert bodies == [b"payload" * 100] * 2
@@ -212,7 +210,7 @@ async def test_client_gone_releases_the_upstream(aiohttp_server: Any) -> None:
     up = await start_backend(aiohttp_server, app)
     proxy = ReverseProxy(upstreams=(up,))
     async with serve(route_of(proxy)) as port:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         await asyncio.wait_for(started.wait(), 10)
         assert proxy.upstreams[0].host.num_requests == 1
@@ -298,14 +296,13 @@ async def test_sse_events_are_flushed_one_by_one(aiohttp_server: Any) -> None:
     app = web.Application()
     app.router.add_get("/", sse)
     up = await start_backend(aiohttp_server, app)
-    async with serve(route_of(ReverseProxy(upstreams=(up,)))) as port:
-        async with aiohttp.ClientSession() as s:
-            async with s.get(f"http://127.0.0.1:{port}/") as r:
-                # The first event arrives while the upstream still holds the rest back.
-                first = await asyncio.wait_for(r.content.readuntil(b"\n\n"), 10)
-                assert first == b"data: first\n\n"
-                release.set()
-                assert len(await r.read()) == 1000 - 13
+    async with serve(route_of(ReverseProxy(upstreams=(up,)))) as port, aiohttp.ClientSession() as s:  # noqa: SIM117
+        async with s.get(f"http://127.0.0.1:{port}/") as r:
+            # The first event arrives while the upstream still holds the rest back.
+            first = await asyncio.wait_for(r.content.readuntil(b"\n\n"), 10)
+            assert first == b"data: first\n\n"
+            release.set()
+            assert len(await r.read()) == 1000 - 13
 
 
 async def test_websocket_echo_and_close_code(aiohttp_server: Any) -> None:
@@ -325,14 +322,13 @@ async def test_websocket_echo_and_close_code(aiohttp_server: Any) -> None:
     app = web.Application()
     app.router.add_get("/ws", ws)
     up = await start_backend(aiohttp_server, app)
-    async with serve(route_of(ReverseProxy(upstreams=(up,)))) as port:
-        async with aiohttp.ClientSession() as s:
-            async with s.ws_connect(f"http://127.0.0.1:{port}/ws") as sock:
-                await sock.send_str("hi")
-                assert (await asyncio.wait_for(sock.receive(), 10)).data == "echo:hi"
-                await sock.send_bytes(b"\x01\x02" * 50000)
-                msg = await asyncio.wait_for(sock.receive(), 10)
-                assert msg.data == (b"\x01\x02" * 50000)[::-1]
-                await sock.send_str("bye")
-                msg = await asyncio.wait_for(sock.receive(), 10)
-                assert msg.type == WSMsgType.CLOSE and msg.data == 4001
+    async with serve(route_of(ReverseProxy(upstreams=(up,)))) as port, aiohttp.ClientSession() as s:  # noqa: SIM117
+        async with s.ws_connect(f"http://127.0.0.1:{port}/ws") as sock:
+            await sock.send_str("hi")
+            assert (await asyncio.wait_for(sock.receive(), 10)).data == "echo:hi"
+            await sock.send_bytes(b"\x01\x02" * 50000)
+            msg = await asyncio.wait_for(sock.receive(), 10)
+            assert msg.data == (b"\x01\x02" * 50000)[::-1]
+            await sock.send_str("bye")
+            msg = await asyncio.wait_for(sock.receive(), 10)
+            assert msg.type == WSMsgType.CLOSE and msg.data == 4001
