@@ -250,7 +250,7 @@ class Headers:
         if self.response is None:
             return
         if self.require is None or self.require.match(resp.status, resp.headers):
-            self.response.apply(resp.headers, ctx)  # type: ignore[arg-type]
+            self.response.apply(resp.headers, ctx)
 
 
 def apply_request_ops(ops: HeaderOps, ctx: Ctx) -> None:

@@ -103,6 +103,15 @@ def _frac(value: int, unit: int) -> str:
     return f"{whole}." + f"{part:0{digits}d}".rstrip("0")
 
 
+class GoDuration(float):
+    """Seconds that print as Go's `time.Duration` (formatted only when a placeholder is used)."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return go_duration(self)
+
+
 async def start_health_checks() -> None:
     """Start the active health checks of every proxy built so far (server startup)."""
     while _PENDING:
@@ -286,7 +295,7 @@ class ReverseProxy:
             return await self._serve(ctx, start)
         finally:
             elapsed = time.monotonic() - start
-            extra[_RP + "duration"] = go_duration(elapsed)
+            extra[_RP + "duration"] = GoDuration(elapsed)
             extra[_RP + "duration_ms"] = elapsed * 1e3
 
     async def _serve(self, ctx: Ctx, start: float) -> Reply:
@@ -485,7 +494,7 @@ class ReverseProxy:
             )
             latency = time.monotonic() - sent
             extra = ctx.extra
-            extra[_RP + "upstream.latency"] = go_duration(latency)
+            extra[_RP + "upstream.latency"] = GoDuration(latency)
             extra[_RP + "upstream.latency_ms"] = latency * 1e3
             status = resp.status
             extra[_RP + "status_code"] = status

@@ -398,7 +398,8 @@ class UpstreamResponse:
                 return tail
             data = self._gunzip.decompress(data)
             if data:
-                return data
+                out: bytes = data
+                return out
 
     async def _read_raw(self) -> bytes:
         conn = self._conn
@@ -642,9 +643,9 @@ class Transport:
             added_gzip = True
         lines.append("\r\n")
         head = "".join(lines).encode("utf-8", "surrogateescape")
-        key = self._key(address, server_name)
+        pool_key = self._key(address, server_name)
         for attempt in (0, 1):
-            conn = await self._get(key, address, server_name, fresh=attempt > 0)
+            conn = await self._get(pool_key, address, server_name, fresh=attempt > 0)
             try:
                 resp = await self._exchange(conn, head, body, method)
             except _Stale:

@@ -106,7 +106,7 @@ async def switch_protocols(
     transport, leftover, conn = up.detach()
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
-    pipe = _ToUpstream(conn, client, done)  # type: ignore[arg-type]
+    pipe = _ToUpstream(conn, client, done)
     protocol.set_parser(pipe)
     pump = asyncio.ensure_future(_to_client(conn, resp, leftover, done))
     timer = None

@@ -65,8 +65,8 @@ def header_ops(e: Emitter, ops: HeaderOps) -> str:
     if ops.delete:
         delete = "(" + "".join(e.text(d, keep_unknown=True) + ", " for d in ops.delete) + ")"
     fields = {
-        "add": pairs(ops.add),  # type: ignore[arg-type]
-        "set": pairs(ops.set),  # type: ignore[arg-type]
+        "add": pairs(ops.add),
+        "set": pairs(ops.set),
         "delete": delete,
         "replace": replace,
     }
