@@ -349,3 +349,84 @@ def test_sniffed_content_type_and_post_bodies(tmp_path: Path, backends: tuple[in
         a = request(cport, "/empty", "POST", body=b"")
         b = request(rport, "/empty", "POST", body=b"")
         same_received(a, b, cport, rport)
+
+
+def test_head_no_content_chunked_upload_and_placeholders(
+    tmp_path: Path, backends: tuple[int, int]
+) -> None:
+    b0, _ = backends
+    body = f"""\
+reverse_proxy 127.0.0.1:{b0} {{
+    header_down X-Up "{{rp.upstream.address}}|{{rp.upstream.host}}|{{rp.status_code}}|{{rp.status_text}}|{{rp.header.X-Keep}}|{{rp.header.x-keep}}"
+}}"""
+    with both(tmp_path, body) as (cport, rport):
+        a = request(cport, "/status/200", "HEAD")
+        b = request(rport, "/status/200", "HEAD")
+        same_response(a, b, ("x-keep",))
+        assert a.header("content-length") == b.header("content-length")
+        assert a.body == b.body == b""
+        a = request(cport, "/status/204")
+        b = request(rport, "/status/204")
+        same_response(a, b)
+        assert a.body == b.body == b""
+        a = request(cport, "/status/201")
+        b = request(rport, "/status/201")
+        assert a.header("x-up") == b.header("x-up")
+        assert b.header("x-up") == [
+            f"tcp/127.0.0.1:{b0}|127.0.0.1|201|201 Created|keep|"
+            "{http.reverse_proxy.header.x-keep}"
+        ]
+
+        def chunked(port: int) -> Reply:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+            try:
+                conn.request(
+                    "PUT",
+                    "/up",
+                    body=iter([b"abc", b"defg", b""]),
+                    encode_chunked=True,
+                    headers={"Transfer-Encoding": "chunked"},
+                )
+                return Reply(conn.getresponse())
+            finally:
+                conn.close()
+
+        a, b = chunked(cport), chunked(rport)
+        same_received(a, b, cport, rport)
+        assert b.echo()["body_len"] == 7
+
+
+def test_sse_and_websocket_through_both(tmp_path: Path, backends: tuple[int, int]) -> None:
+    import asyncio
+
+    import aiohttp
+
+    b0, _ = backends
+
+    async def sse(port: int) -> list[bytes]:
+        async with (
+            aiohttp.ClientSession(auto_decompress=False) as s,
+            s.get(f"http://127.0.0.1:{port}/sse") as r,
+        ):
+            assert r.headers["Content-Type"] == "text/event-stream"
+            return [await r.content.readuntil(b"\n\n") for _ in range(3)]
+
+    async def ws(port: int) -> tuple[str, int | None]:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.ws_connect(f"http://127.0.0.1:{port}/ws") as sock,
+        ):
+            await sock.send_str("hi")
+            echo = (await asyncio.wait_for(sock.receive(), 10)).data
+            await sock.send_str("bye")
+            closing = await asyncio.wait_for(sock.receive(), 10)
+            return echo, closing.data
+
+    with both(tmp_path, f"reverse_proxy 127.0.0.1:{b0}") as (cport, rport):
+        for port in (cport, rport):
+            assert asyncio.run(asyncio.wait_for(sse(port), 20)) == [
+                b"data: 0\n\n",
+                b"data: 1\n\n",
+                b"data: 2\n\n",
+            ]
+            assert asyncio.run(asyncio.wait_for(ws(port), 20)) == ("echo:hi", 4001)
