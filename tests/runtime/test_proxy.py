@@ -332,3 +332,79 @@ async def test_websocket_echo_and_close_code(aiohttp_server: Any) -> None:
             await sock.send_str("bye")
             msg = await asyncio.wait_for(sock.receive(), 10)
             assert msg.type == WSMsgType.CLOSE and msg.data == 4001
+
+
+async def test_placeholder_and_dynamic_upstreams_are_resolved_per_request(
+    aiohttp_server: Any,
+) -> None:
+    from rpc.runtime.placeholders import Placeholder, Template
+    from rpc.runtime.upstreams import Upstream
+
+    ups = []
+    for name in ("a", "b"):
+
+        async def hello(request: web.Request, name: str = name) -> web.Response:
+            return web.Response(text=name)
+
+        app = web.Application()
+        app.router.add_get("/", hello)
+        ups.append(await start_backend(aiohttp_server, app))
+    shard = ReverseProxy(upstreams=(Template((Placeholder("http.vars.shard"),)),))
+
+    class Source:
+        fail = False
+
+        async def get_upstreams(self, ctx: Ctx) -> list[Upstream]:
+            if self.fail:
+                raise OSError("lookup failed")
+            return [Upstream(ups[1], dynamic=True)]
+
+        def reset(self) -> None:
+            pass
+
+    source = Source()
+    dynamic = ReverseProxy(upstreams=(ups[0],), dynamic_upstreams=source)  # type: ignore[arg-type]
+
+    async def route(ctx: Ctx) -> Any:
+        if ctx.path == "/dynamic":
+            ctx.raw_path = "/"
+            return await dynamic(ctx)
+        ctx.vars["shard"] = ups[int(ctx.query)]
+        return await shard(ctx)
+
+    async with serve(route) as port, aiohttp.ClientSession() as s:
+        for q, want in (("0", "a"), ("1", "b"), ("0", "a")):
+            async with s.get(f"http://127.0.0.1:{port}/?{q}") as r:
+                assert await r.text() == want
+        async with s.get(f"http://127.0.0.1:{port}/dynamic") as r:
+            assert await r.text() == "b"
+        source.fail = True  # a failing source falls back to the static upstreams
+        async with s.get(f"http://127.0.0.1:{port}/dynamic") as r:
+            assert await r.text() == "a"
+
+
+async def test_try_duration_keeps_trying_until_an_upstream_is_back(aiohttp_server: Any) -> None:
+    port_up = free_port()
+    dead = ReverseProxy(upstreams=(f"127.0.0.1:{port_up}",), try_duration=10.0, try_interval=0.05)
+    runner: web.AppRunner | None = None
+
+    async def revive() -> None:
+        nonlocal runner
+        await asyncio.sleep(0.3)
+
+        async def back(request: web.Request) -> web.Response:
+            return web.Response(text="back")
+
+        app = web.Application()
+        app.router.add_get("/", back)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port_up).start()
+
+    async with serve(route_of(dead)) as port, aiohttp.ClientSession() as s:
+        task = asyncio.ensure_future(revive())
+        async with s.get(f"http://127.0.0.1:{port}/") as r:
+            assert (r.status, await r.text()) == (200, "back")
+        await task
+    assert runner is not None
+    await runner.cleanup()
