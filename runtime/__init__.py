@@ -9,6 +9,7 @@ installs only what its Caddyfile uses. This package never imports the compiler.
 
 from __future__ import annotations
 
+from rpc.runtime import cel, trace
 from rpc.runtime.app import (
     App,
     Certificate,
@@ -19,12 +20,29 @@ from rpc.runtime.app import (
     Timeouts,
     TLSConfig,
 )
+from rpc.runtime.cel import MatchExpression
 from rpc.runtime.context import Ctx
 from rpc.runtime.dynamic import AUpstreams, MultiUpstreams, SRVUpstreams
 from rpc.runtime.errors import ClientGone, HandlerError
 from rpc.runtime.headers import HeaderOps, Headers, Replacement
 from rpc.runtime.health import ActiveHealthCheck, PassiveHealth
+from rpc.runtime.matchers import (
+    MatchClientIP,
+    MatchHeader,
+    MatchHeaderRE,
+    MatchHost,
+    MatchMethod,
+    MatchPath,
+    MatchPathRE,
+    MatchProtocol,
+    MatchQuery,
+    MatchRemoteIP,
+    MatchVars,
+    MatchVarsRE,
+    compile_regex,
+)
 from rpc.runtime.metrics import Instrumented, MetricsHandler
+from rpc.runtime.pathmatch import match_path
 from rpc.runtime.placeholders import Placeholder, Template
 from rpc.runtime.policies import (
     ClientIPHash,
@@ -48,6 +66,7 @@ from rpc.runtime.proxy import (
     start_health_checks,
 )
 from rpc.runtime.respmatch import ResponseMatcher
+from rpc.runtime.routing import NOMATCH, PathTable
 from rpc.runtime.server import main
 from rpc.runtime.static import StaticError, StaticResponse
 from rpc.runtime.transport import Transport, client_tls
@@ -58,6 +77,7 @@ from rpc.runtime.typedefs import Reply
 RUNTIME_ABI = 1
 
 __all__ = [
+    "NOMATCH",
     "RUNTIME_ABI",
     "AUpstreams",
     "ActiveHealthCheck",
@@ -78,10 +98,24 @@ __all__ = [
     "Instrumented",
     "LeastConn",
     "Log",
+    "MatchClientIP",
+    "MatchExpression",
+    "MatchHeader",
+    "MatchHeaderRE",
+    "MatchHost",
+    "MatchMethod",
+    "MatchPath",
+    "MatchPathRE",
+    "MatchProtocol",
+    "MatchQuery",
+    "MatchRemoteIP",
+    "MatchVars",
+    "MatchVarsRE",
     "MetricsConfig",
     "MetricsHandler",
     "MultiUpstreams",
     "PassiveHealth",
+    "PathTable",
     "Placeholder",
     "QueryHash",
     "Random",
@@ -103,7 +137,11 @@ __all__ = [
     "Transport",
     "URIHash",
     "WeightedRoundRobin",
+    "cel",
     "client_tls",
+    "compile_regex",
     "main",
+    "match_path",
     "start_health_checks",
+    "trace",
 ]
