@@ -119,7 +119,7 @@ def source(e: Emitter, s: DynamicSource) -> str:
 # ---------------------------------------------------------------- transport
 
 
-def transport(e: Emitter, t: HTTPTransport | None, origin: str) -> str | None:
+def transport(e: Emitter, t: HTTPTransport | None, origin: str, span: object = None) -> str | None:
     """A declared runtime `Transport`, or None for the defaults."""
     if t is None:
         return None
@@ -133,13 +133,14 @@ def transport(e: Emitter, t: HTTPTransport | None, origin: str) -> str | None:
     for option, value in refuse.items():
         if value:
             raise Unsupported(
-                f"the transport option {option!r} is not supported by rpc's upstream client", t.span
+                f"the transport option {option!r} is not supported by rpc's upstream client",
+                t.span or span,
             )
     if t.versions and "1.1" not in t.versions:
         raise Unsupported(
             "rpc talks HTTP/1.1 to upstreams; HTTP/2-only (h2c) or HTTP/3 transports are not "
             "supported",
-            t.span,
+            t.span or span,
             "remove `versions` (or the h2c:// scheme) to proxy over HTTP/1.1",
         )
     fields: dict[str, str | None] = {
@@ -246,7 +247,7 @@ def reverse_proxy(e: Emitter, rc: RouteCompiler, h: ReverseProxy) -> str:
             h.transport.span or h.span,
             "serve PHP with a separate PHP-FPM front (e.g. Caddy itself) and proxy to it over HTTP",
         )
-    tr = transport(e, h.transport, h.origin)
+    tr = transport(e, h.transport, h.origin, h.span)
     lb = h.load_balancing
     health = h.health_checks
     fields: dict[str, str | None] = {

@@ -15,7 +15,6 @@ import http.client
 import json
 import subprocess
 import sys
-import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,34 +30,7 @@ pytestmark = pytest.mark.skipif(caddy_bin() is None, reason="no caddy binary")
 
 
 def compile_app(text: str) -> str:
-    """The generated module for `text` (the lead's matcher emitter may still be missing)."""
-    try:
-        import rpc.compiler.backend.matchers  # noqa: F401
-    except ImportError:  # pragma: no cover - until main has the matcher emitter
-        stub = types.ModuleType("rpc.compiler.backend.matchers")
-
-        def matcher_set(e: Any, ms: Any) -> str:
-            # Just enough for these cases: constant hosts and path prefixes.
-            from rpc.compiler.ir.matchers import MatchHost, MatchPath
-
-            checks = []
-            for m in ms.matchers:
-                if isinstance(m, MatchHost):
-                    checks.append(f"ctx.host in {e.lit(tuple(h.constant for h in m.hosts))}")
-                elif isinstance(m, MatchPath):
-                    ors = [
-                        f"ctx.path.startswith({e.lit(p.constant.rstrip('*'))})"
-                        if p.constant.endswith("*")
-                        else f"ctx.path == {e.lit(p.constant)}"
-                        for p in m.patterns
-                    ]
-                    checks.append("(" + " or ".join(ors) + ")")
-                else:
-                    raise NotImplementedError("request matchers need compiler/backend/matchers.py")
-            return " and ".join(checks) or "True"
-
-        stub.matcher_set = matcher_set  # type: ignore[attr-defined]
-        sys.modules["rpc.compiler.backend.matchers"] = stub
+    """The generated module for `text`."""
     from rpc.compiler.pipeline import compile_caddyfile
 
     result = compile_caddyfile(text, "Caddyfile")
@@ -293,20 +265,12 @@ handle /slow* {{
 handle {{
     reverse_proxy
 }}"""
-    try:
-        ctx = both(tmp_path, body)
-        ports = ctx.__enter__()
-    except NotImplementedError as exc:  # pragma: no cover - matcher emitter missing
-        pytest.skip(str(exc))
-    try:
-        cport, rport = ports
+    with both(tmp_path, body) as (cport, rport):
         for path, status in (("/retry", 200), ("/dead", 502), ("/slow", 504), ("/none", 503)):
             a = request(cport, path)
             b = request(rport, path)
             assert (a.status, b.status) == (status, status), path
             assert a.body == b.body if status != 200 else True
-    finally:
-        ctx.__exit__(None, None, None)
 
 
 def test_handle_response_replace_status_copy(tmp_path: Path, backends: tuple[int, int]) -> None:
