@@ -403,14 +403,11 @@ class ReverseProxy:
             tpl = self.templates[self.upstreams.index(upstream)]
             if tpl is not None:
                 address = tpl.render(ctx)
-        host_name, port = _split(address)
+        parts = _ADDRESS_PARTS.get(address)
+        if parts is None:
+            parts = _address_parts(address)
         extra = ctx.extra
-        extra[_RP + "upstream.address"] = (
-            address if address.startswith("unix/") else "tcp/" + address
-        )
-        extra[_RP + "upstream.hostport"] = address
-        extra[_RP + "upstream.host"] = host_name
-        extra[_RP + "upstream.port"] = port
+        extra.update(parts)
         extra[_RP + "upstream.requests"] = upstream.host.num_requests
         extra[_RP + "upstream.max_requests"] = upstream.max_requests
         extra[_RP + "upstream.fails"] = upstream.host.fails
@@ -615,6 +612,23 @@ def _as_multidict(headers: list[tuple[str, str]]) -> CIMultiDict[str]:
 
 def _render(value: str | Template, ctx: Ctx) -> str:
     return value if isinstance(value, str) else value.render(ctx)
+
+
+_ADDRESS_PARTS: dict[str, dict[str, str]] = {}
+
+
+def _address_parts(address: str) -> dict[str, str]:
+    """`{rp.upstream.address|hostport|host|port}` for a dial address (cached, bounded)."""
+    host, port = _split(address)
+    parts = {
+        _RP + "upstream.address": address if address.startswith("unix/") else "tcp/" + address,
+        _RP + "upstream.hostport": address,
+        _RP + "upstream.host": host,
+        _RP + "upstream.port": port,
+    }
+    if len(_ADDRESS_PARTS) < 4096:
+        _ADDRESS_PARTS[address] = parts
+    return parts
 
 
 def _split(address: str) -> tuple[str, str]:
