@@ -2,9 +2,10 @@
 
 Every path echoes what arrived as JSON (method, target, headers in order,
 body size) except: `/status/N` (that status, with hop-by-hop and custom
-headers), `/plain` (a body without Content-Type), `/sse` (three events,
+headers), `/plain` (a body without Content-Type), `/gzip` (gzipped when accepted), `/sse` (three events,
 50 ms apart), `/slow` (answers after 2 s), `/big?n=BYTES` (a chunked body of
 that size), `/ws` (a WebSocket echo that closes with code 4001 on "bye").
+`python backend.py PORT NAME CERT KEY` serves HTTPS.
 """
 
 from __future__ import annotations
@@ -47,6 +48,17 @@ async def plain(request: web.Request) -> web.StreamResponse:
     await resp.prepare(request)
     await resp.write(b"plain text\n")
     return resp
+
+
+async def gz(request: web.Request) -> web.Response:
+    import gzip
+
+    text = b"squeeze me " * 200
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        resp = web.Response(body=gzip.compress(text), content_type="text/plain")
+        resp.headers["Content-Encoding"] = "gzip"
+        return resp
+    return web.Response(body=text, content_type="text/plain")
 
 
 async def sse(request: web.Request) -> web.StreamResponse:
@@ -95,6 +107,7 @@ def make_app(name: str) -> web.Application:
     app.router.add_route("*", "/status/{code}", status)
     app.router.add_get("/plain", plain)
     app.router.add_get("/sse", sse)
+    app.router.add_get("/gzip", gz)
     app.router.add_get("/slow", slow)
     app.router.add_get("/big", big)
     app.router.add_get("/ws", ws)
@@ -113,10 +126,17 @@ def received(body: bytes) -> dict[str, object]:
 
 
 if __name__ == "__main__":
+    import ssl
+
+    ssl_ctx = None
+    if len(sys.argv) > 4:  # PORT NAME CERT KEY: serve HTTPS
+        ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_ctx.load_cert_chain(sys.argv[3], sys.argv[4])
     web.run_app(
         make_app(sys.argv[2] if len(sys.argv) > 2 else "b0"),
         host="127.0.0.1",
         port=int(sys.argv[1]),
         print=None,
         access_log=None,
+        ssl_context=ssl_ctx,
     )

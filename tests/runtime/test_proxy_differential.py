@@ -392,3 +392,53 @@ def test_sse_and_websocket_through_both(tmp_path: Path, backends: tuple[int, int
                 b"data: 2\n\n",
             ]
             assert asyncio.run(asyncio.wait_for(ws(port), 20)) == ("echo:hi", 4001)
+
+
+def test_https_upstream_gets_the_upstream_host(tmp_path: Path) -> None:
+    pytest.importorskip("cryptography")
+    from rpc.runtime.tls import InternalCA
+
+    cert, key = InternalCA(tmp_path / "pki").leaf("127.0.0.1")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(BACKEND), str(port), "tls", str(cert), str(key)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port)
+        body = f"""\
+handle /custom* {{
+    reverse_proxy https://127.0.0.1:{port} {{
+        header_up Host custom.example
+        transport http {{
+            tls_insecure_skip_verify
+        }}
+    }}
+}}
+reverse_proxy https://127.0.0.1:{port} {{
+    transport http {{
+        tls_insecure_skip_verify
+    }}
+}}"""
+        with both(tmp_path, body) as (cport, rport):
+            for path, host in (("/", f"127.0.0.1:{port}"), ("/custom", "custom.example")):
+                a = request(cport, path)
+                b = request(rport, path)
+                same_response(a, b)
+                same_received(a, b, cport, rport)
+                assert b.echo()["hdrs"]["host"] == [host]
+                assert b.echo()["hdrs"]["x-forwarded-proto"] == ["http"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_transparent_gzip_like_gos_transport(tmp_path: Path, backends: tuple[int, int]) -> None:
+    b0, _ = backends
+    with both(tmp_path, f"reverse_proxy 127.0.0.1:{b0}") as (cport, rport):
+        for sent in ([], [("Accept-Encoding", "gzip")], [("Accept-Encoding", "br")]):
+            a = request(cport, "/gzip", headers=sent)
+            b = request(rport, "/gzip", headers=sent)
+            same_response(a, b, ("content-encoding", "transfer-encoding"))
+            assert a.body == b.body
