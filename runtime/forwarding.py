@@ -102,6 +102,11 @@ def forwarded_headers(ctx: Ctx, ranges: Sequence[IPNetwork], upgrade: str) -> CI
     if upgrade:
         out["Connection"] = "Upgrade"
         out["Upgrade"] = upgrade
+        # Caddy's normalizeWebsocketHeaders: the casing servers expect.
+        for key in [k for k in out if k.startswith("Sec-Websocket-")]:
+            values = out.popall(key)
+            for value in values:
+                out.add("Sec-WebSocket-" + key[len("Sec-Websocket-") :], value)
     _add_forwarded(ctx, ranges, out)
     version = ctx.request.version
     out.add("Via", f"{version.major}.{version.minor} Caddy")

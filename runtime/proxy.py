@@ -441,6 +441,11 @@ class ReverseProxy:
                 extra={"fields": {"upstream": address, "error": str(proxy_error)}},
             )
         if body is not None and body.started and not body.replayable:
+            if self._retry_on:
+                log.warning(
+                    "not retrying: the request body was larger than the replay buffer",
+                    extra={"fields": {"upstream": address, "replay_limit": body.replay_limit}},
+                )
             return True, proxy_error, None
         return not await self._try_again(ctx, start, retries, proxy_error), proxy_error, None
 

@@ -14,7 +14,7 @@ from aiohttp import WSMsgType, web
 from rpc.runtime.context import Ctx
 from rpc.runtime.health import PassiveHealth
 from rpc.runtime.policies import First, RoundRobin
-from rpc.runtime.proxy import CopyResponse, ResponseHandler, ReverseProxy
+from rpc.runtime.proxy import REPLAY_LIMIT, CopyResponse, ResponseHandler, ReverseProxy
 from rpc.runtime.respmatch import ResponseMatcher
 from rpc.runtime.transport import Transport
 from rpc.runtime.upstreams import reset_hosts
@@ -191,10 +191,17 @@ async def test_retry_replays_the_request_body(aiohttp_server: Any) -> None:
     app.router.add_route("*", "/", flaky)
     up = await start_backend(aiohttp_server, app)
     proxy = ReverseProxy(upstreams=(up,), retries=1, retry_match=(lambda ctx: True,))
-    async with serve(route_of(proxy)) as port, aiohttp.ClientSession() as s:  # noqa: SIM117
+    async with serve(route_of(proxy)) as port, aiohttp.ClientSession() as s:
         async with s.put(f"http://127.0.0.1:{port}/", data=b"payload" * 100) as r:
             assert r.status == 200
-    assert bodies == [b"payload" * 100] * 2
+        assert bodies == [b"payload" * 100] * 2
+        # Past the replay buffer the body cannot be sent again: no retry.
+        calls = 0
+        bodies.clear()
+        big = b"z" * (REPLAY_LIMIT * 4)
+        async with s.put(f"http://127.0.0.1:{port}/", data=big) as r:
+            assert r.status == 502
+        assert bodies == [big]
 
 
 async def test_client_gone_releases_the_upstream(aiohttp_server: Any) -> None:
