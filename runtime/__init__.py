@@ -23,6 +23,14 @@ from rpc.runtime.context import Ctx
 from rpc.runtime.errors import ClientGone, HandlerError
 from rpc.runtime.metrics import Instrumented, MetricsHandler
 from rpc.runtime.placeholders import Placeholder, Template
+from rpc.runtime.rewrite import (
+    QueryArg,
+    QueryOps,
+    QueryReplace,
+    RegexReplace,
+    Rewrite,
+    SubstringReplace,
+)
 from rpc.runtime.server import main
 
 # Bump when a name in __all__ changes meaning or signature; generated modules
@@ -41,8 +49,14 @@ __all__ = [
     "MetricsConfig",
     "MetricsHandler",
     "Placeholder",
+    "QueryArg",
+    "QueryOps",
+    "QueryReplace",
+    "RegexReplace",
+    "Rewrite",
     "ServerConfig",
     "ServerLogs",
+    "SubstringReplace",
     "TLSConfig",
     "Template",
     "Timeouts",
