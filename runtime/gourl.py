@@ -152,11 +152,7 @@ def go_expand(template: str, m: re.Match[str]) -> str:
             continue
         name = found.group(0)
         rest = rest[found.end() + (1 if brace else 0) :]
-        index: int | None
-        if name.isdigit():
-            index = int(name) if len(name) < 9 else None
-        else:
-            index = groups.get(name)
+        index = (int(name) if len(name) < 9 else None) if name.isdigit() else groups.get(name)
         if index is not None and index <= (m.re.groups or 0):
             value = m.group(index)
             if value is not None:

@@ -54,7 +54,7 @@ def site_handlers(body: str, root: str | None = None) -> list[Any]:
     for module in e.stdlib:
         namespace[module] = __import__(module)
     for decl in e.decls:
-        exec(f"{decl.name} = {decl.expr}", namespace)
+        exec(f"{decl.name} = {decl.expr}", namespace)  # noqa: S102 - compiler output
     return [namespace[n] for n in names]
 
 

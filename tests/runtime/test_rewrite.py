@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -50,7 +49,12 @@ CASES: list[tuple[str, str, str, dict[str, str]]] = [
     ("uri query a x", "GET", "/?a=0&a=1&b=2", {}),
     ("uri query a ^(.*)$ v$1", "GET", "/?a=0&a=1&b=2", {}),
     ("uri query * 0 z", "GET", "/?a=0&b=10", {}),
-    ("uri query {\n\t\t+n {http.request.header.X}\n\t\t-b\n\t\tz>y\n\t}", "GET", "/?b=1&z=2", {"X": "h v"}),
+    (
+        "uri query {\n\t\t+n {http.request.header.X}\n\t\t-b\n\t\tz>y\n\t}",
+        "GET",
+        "/?b=1&z=2",
+        {"X": "h v"},
+    ),
     ("uri query -nothing", "GET", "/?b=1;c=2&a=%zz&d=+x", {}),
     ("method post", "GET", "/", {}),
     ("method {http.request.header.X}", "GET", "/", {"X": "patch"}),
