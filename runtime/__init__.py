@@ -32,6 +32,7 @@ from rpc.runtime.rewrite import (
     SubstringReplace,
 )
 from rpc.runtime.server import main
+from rpc.runtime.vars import Map, MapEntry, Vars
 
 # Bump when a name in __all__ changes meaning or signature; generated modules
 # refuse to run against a runtime with a different ABI.
@@ -46,6 +47,8 @@ __all__ = [
     "HandlerError",
     "Instrumented",
     "Log",
+    "Map",
+    "MapEntry",
     "MetricsConfig",
     "MetricsHandler",
     "Placeholder",
@@ -60,5 +63,6 @@ __all__ = [
     "TLSConfig",
     "Template",
     "Timeouts",
+    "Vars",
     "main",
 ]

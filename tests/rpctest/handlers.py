@@ -10,6 +10,7 @@ Caddyfile with the real caddy on loopback.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
@@ -29,7 +31,7 @@ from rpc.runtime.context import Ctx
 from rpc.runtime.gourl import path_unescape
 from rpctest.procs import caddy_bin, wait_port
 
-__all__ = ["mock_ctx", "run_caddy", "site_handlers"]
+__all__ = ["body_of", "mock_ctx", "run_caddy", "serve", "site_handlers"]
 
 
 def _walk(routes: tuple[Route, ...]) -> Iterator[Any]:
@@ -50,12 +52,36 @@ def site_handlers(body: str, root: str | None = None) -> list[Any]:
     assert result.ir is not None and result.ir.http is not None
     e = Emitter()
     names = [emitters.handler(e, None, h) for h in _walk(result.ir.http.servers[0].routes)]  # type: ignore[arg-type]
-    namespace: dict[str, Any] = {name: getattr(rpc.runtime, name) for name in e.imports}
+    namespace: dict[str, Any] = {name: _runtime_name(name) for name in e.imports}
     for module in e.stdlib:
         namespace[module] = __import__(module)
     for decl in e.decls:
         exec(f"{decl.name} = {decl.expr}", namespace)  # noqa: S102 - compiler output
     return [namespace[n] for n in names]
+
+
+def _runtime_name(name: str) -> Any:
+    found = getattr(rpc.runtime, name, None)
+    if found is None:  # not exported yet (the static handlers)
+        found = getattr(importlib.import_module("rpc.runtime.static"), name)
+    return found
+
+
+async def serve(handlers: list[Any], ctx: Ctx) -> web.StreamResponse | None:
+    """Run `handlers` in order as a route does; the first response (finalized) or None."""
+    for h in handlers:
+        reply = await h(ctx)
+        if reply is not None:
+            return ctx.finalize(reply)
+    return None
+
+
+def body_of(resp: web.StreamResponse | None) -> bytes:
+    """The body of a response `serve` returned (a `web.Response`)."""
+    assert isinstance(resp, web.Response), resp
+    body = resp.body
+    assert body is None or isinstance(body, bytes)
+    return body or b""
 
 
 def mock_ctx(
