@@ -19,10 +19,13 @@ from rpc.runtime.app import (
     Timeouts,
     TLSConfig,
 )
+from rpc.runtime.auth import BasicAuth
 from rpc.runtime.context import Ctx
 from rpc.runtime.errors import ClientGone, HandlerError
+from rpc.runtime.logappend import LogAppend
 from rpc.runtime.metrics import Instrumented, MetricsHandler
 from rpc.runtime.placeholders import Placeholder, Template
+from rpc.runtime.requestbody import RequestBody
 from rpc.runtime.rewrite import (
     QueryArg,
     QueryOps,
@@ -41,12 +44,14 @@ RUNTIME_ABI = 1
 __all__ = [
     "RUNTIME_ABI",
     "App",
+    "BasicAuth",
     "Certificate",
     "ClientGone",
     "Ctx",
     "HandlerError",
     "Instrumented",
     "Log",
+    "LogAppend",
     "Map",
     "MapEntry",
     "MetricsConfig",
@@ -56,6 +61,7 @@ __all__ = [
     "QueryOps",
     "QueryReplace",
     "RegexReplace",
+    "RequestBody",
     "Rewrite",
     "ServerConfig",
     "ServerLogs",
