@@ -21,7 +21,10 @@ from rpc.runtime.app import (
 )
 from rpc.runtime.auth import BasicAuth
 from rpc.runtime.context import Ctx
+from rpc.runtime.encode import Encode, Gzip, ResponseMatch, Zstd
 from rpc.runtime.errors import ClientGone, HandlerError
+from rpc.runtime.filematch import MatchFile
+from rpc.runtime.fileserver import Browse, FileServer
 from rpc.runtime.logappend import LogAppend
 from rpc.runtime.metrics import Instrumented, MetricsHandler
 from rpc.runtime.placeholders import Placeholder, Template
@@ -45,15 +48,20 @@ __all__ = [
     "RUNTIME_ABI",
     "App",
     "BasicAuth",
+    "Browse",
     "Certificate",
     "ClientGone",
     "Ctx",
+    "Encode",
+    "FileServer",
+    "Gzip",
     "HandlerError",
     "Instrumented",
     "Log",
     "LogAppend",
     "Map",
     "MapEntry",
+    "MatchFile",
     "MetricsConfig",
     "MetricsHandler",
     "Placeholder",
@@ -62,6 +70,7 @@ __all__ = [
     "QueryReplace",
     "RegexReplace",
     "RequestBody",
+    "ResponseMatch",
     "Rewrite",
     "ServerConfig",
     "ServerLogs",
@@ -70,5 +79,6 @@ __all__ = [
     "Template",
     "Timeouts",
     "Vars",
+    "Zstd",
     "main",
 ]

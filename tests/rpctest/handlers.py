@@ -19,7 +19,7 @@ from typing import Any
 from unittest import mock
 
 from aiohttp import web
-from aiohttp.test_utils import make_mocked_request
+from aiohttp.test_utils import RawTestServer, make_mocked_request
 from multidict import CIMultiDict
 
 import rpc.runtime
@@ -28,10 +28,18 @@ from rpc.compiler.backend.emit import Emitter
 from rpc.compiler.ir.routes import Route, Subroute
 from rpc.compiler.pipeline import Stage, compile_caddyfile
 from rpc.runtime.context import Ctx
+from rpc.runtime.errors import HandlerError
 from rpc.runtime.gourl import path_unescape
 from rpctest.procs import caddy_bin, wait_port
 
-__all__ = ["body_of", "mock_ctx", "run_caddy", "serve", "site_handlers"]
+__all__ = [
+    "body_of",
+    "handler_server",
+    "mock_ctx",
+    "run_caddy",
+    "serve",
+    "site_handlers",
+]
 
 
 def _walk(routes: tuple[Route, ...]) -> Iterator[Any]:
@@ -72,8 +80,28 @@ async def serve(handlers: list[Any], ctx: Ctx) -> web.StreamResponse | None:
     for h in handlers:
         reply = await h(ctx)
         if reply is not None:
-            return ctx.finalize(reply)
+            return reply if reply.prepared else ctx.finalize(reply)
     return None
+
+
+def handler_server(handlers: list[Any]) -> RawTestServer:
+    """A low-level aiohttp test server running `handlers` like rpc's dispatcher.
+
+    No route answers → Caddy's empty 200; `HandlerError` → the bare status
+    with the response headers handlers set.
+    """
+
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        ctx = Ctx(request)
+        try:
+            resp = await serve(handlers, ctx)
+        except HandlerError as exc:
+            bare = web.Response(status=exc.status)
+            bare.headers.extend(ctx.resp_headers)
+            return bare
+        return resp if resp is not None else web.Response(status=200)
+
+    return RawTestServer(handle, auto_decompress=False)
 
 
 def body_of(resp: web.StreamResponse | None) -> bytes:

@@ -1,0 +1,284 @@
+"""`encode`: responses compressed with gzip or zstd, negotiated from Accept-Encoding.
+
+A port of Caddy 2.11's `encode` handler (`modules/caddyhttp/encode/encode.go`).
+The handler picks the client's preferred offered encoding (q-values, then
+the configured order) and registers a send hook. Just before the headers
+go out the hook decides, as Caddy's response writer does on the first
+write: no existing Content-Encoding, no `Cache-Control: no-transform`, the
+response matcher (by default a list of compressible Content-Types) accepts
+the status and headers, and the body is longer than `minimum_length`.
+A complete body is compressed at once; a streamed one is compressed as it is
+written (aiohttp's payload writer carries the compressor), each write
+flushed so server-sent events keep flowing. Strong ETags get `-<encoding>`
+appended, and the suffix is removed again from a client's If-None-Match.
+zstandard is imported lazily.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from rpc.runtime.context import Ctx
+
+__all__ = ["Encode", "Gzip", "ResponseMatch", "Zstd", "accepted_encodings"]
+
+_EXTRA = "pip install 'rpc[runtime]'"
+_OFFLOAD = 64 * 1024  # compress larger writes in a thread
+
+
+def accepted_encodings(ctx: Ctx, preferred: Sequence[str]) -> list[str]:
+    """Caddy's `AcceptedEncodings`: q > 0, sorted by q then by the server's preference."""
+    header = ctx.headers.get("Accept-Encoding", "")
+    if not header or "Sec-WebSocket-Key" in ctx.headers:
+        return []
+    prefs: list[tuple[float, int, str]] = []
+    for item in header.split(","):
+        parts = item.split(";")
+        name = parts[0].strip().lower()
+        q = 1.0
+        if len(parts) > 1:
+            qtext = parts[1].strip().lower()
+            if qtext.startswith("q="):
+                try:
+                    value = float(qtext[2:])
+                except ValueError:
+                    value = -1.0
+                if 0 <= value <= 1:
+                    q = value
+        if q < 0.00001:
+            continue
+        order = preferred.index(name) if name in preferred else -1
+        if order > -1:
+            order = len(preferred) - order
+        prefs.append((q, order, name))
+    # Stable: equal q (within float noise) and preference keep header order.
+    prefs.sort(key=lambda p: (-round(p[0], 5), -p[1]))
+    return [name for _, _, name in prefs]
+
+
+class ResponseMatch:
+    """Caddy's `ResponseMatcher`: status codes (`2` = 2xx) and header value patterns."""
+
+    __slots__ = ("headers", "status_code")
+
+    def __init__(
+        self,
+        *,
+        status_code: Sequence[int] = (),
+        headers: Sequence[tuple[str, Sequence[str] | None]] = (),
+    ) -> None:
+        self.status_code = tuple(status_code)
+        self.headers = tuple((k, None if v is None else tuple(v)) for k, v in headers)
+
+    def match(self, status: int, headers: CIMultiDict[str] | CIMultiDictProxy[str]) -> bool:
+        if self.status_code and not any(
+            status == c or (c < 100 and c * 100 <= status < (c + 1) * 100) for c in self.status_code
+        ):
+            return False
+        for field, allowed in self.headers:
+            actual = headers.getall(field, None)
+            if allowed is not None and not allowed and actual is not None:
+                continue
+            if allowed is None and actual is None:
+                continue
+            if not any(_value_matches(a, v) for a in actual or () for v in allowed or ()):
+                return False
+        return True
+
+
+def _value_matches(actual: str, allowed: str) -> bool:
+    if allowed == "*":
+        return True
+    if len(allowed) > 1 and allowed.startswith("*") and allowed.endswith("*"):
+        return allowed[1:-1] in actual
+    if allowed.startswith("*"):
+        return actual.endswith(allowed[1:])
+    if allowed.endswith("*"):
+        return actual.startswith(allowed[:-1])
+    return actual == allowed
+
+
+class Gzip:
+    """The gzip encoder; level 0 means Caddy's default (5)."""
+
+    __slots__ = ("level",)
+    name = "gzip"
+
+    def __init__(self, level: int = 0) -> None:
+        self.level = level if 0 < level <= 9 else 5
+
+    def compressor(self) -> _Stream:
+        c = zlib.compressobj(self.level, zlib.DEFLATED, 31)
+        return _Stream(c.compress, lambda: c.flush(zlib.Z_SYNC_FLUSH), c.flush)
+
+
+_ZSTD_LEVELS = {"fastest": 1, "default": 3, "better": 7, "best": 11}
+
+
+class Zstd:
+    """The zstd encoder: a named level and whether frames carry a checksum."""
+
+    __slots__ = ("checksum", "level")
+    name = "zstd"
+
+    def __init__(self, level: str = "", checksum: bool | None = None) -> None:
+        self.level = _ZSTD_LEVELS.get(level or "default", 3)
+        self.checksum = checksum is not False
+        _zstandard()  # fail at startup, not on the first request
+
+    def compressor(self) -> _Stream:
+        zstd = _zstandard()
+        c = zstd.ZstdCompressor(level=self.level, write_checksum=self.checksum).compressobj()
+        return _Stream(
+            c.compress,
+            lambda: c.flush(zstd.COMPRESSOBJ_FLUSH_BLOCK),
+            lambda: c.flush(zstd.COMPRESSOBJ_FLUSH_FINISH),
+        )
+
+
+def _zstandard() -> Any:
+    try:
+        import zstandard
+    except ImportError as exc:
+        raise RuntimeError(f"encode zstd needs zstandard: {_EXTRA}") from exc
+    return zstandard
+
+
+class _Stream:
+    """A compressor in the shape aiohttp's payload writer calls (`await compress`, `flush`)."""
+
+    __slots__ = ("_compress", "_finish", "_sync")
+
+    def __init__(
+        self,
+        compress: Callable[[bytes], bytes],
+        sync: Callable[[], bytes],
+        finish: Callable[[], bytes],
+    ) -> None:
+        self._compress = compress
+        self._sync = sync
+        self._finish = finish
+
+    def compress_all(self, data: bytes) -> bytes:
+        return self._compress(data) + self._finish()
+
+    def _chunk(self, data: bytes) -> bytes:
+        return self._compress(bytes(data)) + self._sync()
+
+    async def compress(self, data: bytes) -> bytes:
+        if len(data) > _OFFLOAD:
+            return await asyncio.get_running_loop().run_in_executor(None, self._chunk, data)
+        return self._chunk(data)
+
+    def flush(self, mode: int = 0) -> bytes:
+        return self._finish()
+
+
+Encoder = Gzip | Zstd
+
+
+class Encode:
+    """Compress the response with the best encoding both sides accept."""
+
+    __slots__ = ("_hooks", "encodings", "match", "minimum_length", "origin", "prefer")
+
+    def __init__(
+        self,
+        encodings: Sequence[Encoder],
+        *,
+        prefer: Sequence[str] = (),
+        minimum_length: int = 512,
+        match: ResponseMatch,
+        origin: str = "",
+    ) -> None:
+        self.encodings = {e.name: e for e in encodings}
+        self.prefer = tuple(prefer)
+        self.minimum_length = minimum_length
+        self.match = match
+        self.origin = origin
+        self._hooks = {name: self._hook_for(enc) for name, enc in self.encodings.items()}
+
+    async def __call__(self, ctx: Ctx) -> None:
+        if "no-transform" in ctx.headers.get("Cache-Control", ""):
+            return
+        for name in accepted_encodings(ctx, self.prefer):
+            hook = self._hooks.get(name)
+            if hook is None:
+                continue
+            ctx.send_hooks.append(hook)
+            etag = ctx.headers.get("If-None-Match", "")
+            suffix = f'-{name}"'
+            if etag and not etag.startswith("W/") and etag.endswith(suffix):
+                ctx.writable_headers()["If-None-Match"] = etag[: -len(suffix)] + '"'
+            return
+
+    def _hook_for(self, encoder: Encoder) -> Callable[[Ctx, web.StreamResponse], None]:
+        def hook(ctx: Ctx, resp: web.StreamResponse) -> None:
+            self._maybe_encode(ctx, resp, encoder)
+
+        return hook
+
+    def _maybe_encode(self, ctx: Ctx, resp: web.StreamResponse, encoder: Encoder) -> None:
+        status = resp.status
+        headers = resp.headers
+        if status == 304:
+            _add_vary(headers)
+            return
+        if status < 200 or status == 204 or ctx.method in ("HEAD", "CONNECT"):
+            return
+        body: Any = None
+        if isinstance(resp, web.Response):
+            body = resp.body
+            if not isinstance(body, (bytes, bytearray)) or len(body) <= self.minimum_length:
+                return
+            if "Content-Type" not in headers:
+                headers["Content-Type"] = _sniff(bytes(body[:512]))
+        else:
+            length = headers.get("Content-Length")
+            if length is not None and length.isdigit() and int(length) <= self.minimum_length:
+                return
+        if "Content-Encoding" in headers or "no-transform" in headers.get("Cache-Control", ""):
+            return
+        if not self.match.match(status, headers):
+            return
+        stream = encoder.compressor()
+        headers.popall("Content-Length", None)
+        headers["Content-Encoding"] = encoder.name
+        _add_vary(headers)
+        headers.popall("Accept-Ranges", None)
+        etag = headers.get("Etag", "")
+        if etag and not etag.startswith("W/"):
+            headers["Etag"] = etag.rstrip('"') + f'-{encoder.name}"'
+        if body is not None:
+            data = stream.compress_all(bytes(body))
+            resp.body = data
+            headers["Content-Length"] = str(len(data))
+            return
+        writer: Any = ctx.request._payload_writer
+        writer._compress = stream
+
+
+def _add_vary(headers: CIMultiDict[str]) -> None:
+    for value in headers.getall("Vary", ()):
+        if any(v.strip().lower() == "accept-encoding" for v in value.split(",")):
+            return
+    headers.add("Vary", "Accept-Encoding")
+
+
+def _sniff(data: bytes) -> str:
+    """A small part of Go's `DetectContentType`: HTML, XML, JSON-less text, or binary."""
+    head = data.lstrip(b"\t\n\x0c\r ").lower()
+    for sig in (b"<!doctype html", b"<html", b"<head", b"<body", b"<script", b"<p", b"<div"):
+        if head.startswith(sig) and head[len(sig) : len(sig) + 1] in (b" ", b">"):
+            return "text/html; charset=utf-8"
+    if head.startswith(b"<?xml"):
+        return "text/xml; charset=utf-8"
+    if any(b < 0x20 and b not in (9, 10, 12, 13, 27) for b in data):
+        return "application/octet-stream"
+    return "text/plain; charset=utf-8"
