@@ -9,6 +9,7 @@ installs only what its Caddyfile uses. This package never imports the compiler.
 
 from __future__ import annotations
 
+from rpc.runtime import cel
 from rpc.runtime.app import (
     App,
     Certificate,
@@ -20,13 +21,30 @@ from rpc.runtime.app import (
     TLSConfig,
 )
 from rpc.runtime.auth import BasicAuth
+from rpc.runtime.cel import MatchExpression
 from rpc.runtime.context import Ctx
 from rpc.runtime.encode import Encode, Gzip, ResponseMatch, Zstd
 from rpc.runtime.errors import ClientGone, HandlerError
 from rpc.runtime.filematch import MatchFile
 from rpc.runtime.fileserver import Browse, FileServer
 from rpc.runtime.logappend import LogAppend
+from rpc.runtime.matchers import (
+    MatchClientIP,
+    MatchHeader,
+    MatchHeaderRE,
+    MatchHost,
+    MatchMethod,
+    MatchPath,
+    MatchPathRE,
+    MatchProtocol,
+    MatchQuery,
+    MatchRemoteIP,
+    MatchVars,
+    MatchVarsRE,
+    compile_regex,
+)
 from rpc.runtime.metrics import Instrumented, MetricsHandler
+from rpc.runtime.pathmatch import match_path
 from rpc.runtime.placeholders import Placeholder, Template
 from rpc.runtime.requestbody import RequestBody
 from rpc.runtime.rewrite import (
@@ -37,7 +55,10 @@ from rpc.runtime.rewrite import (
     Rewrite,
     SubstringReplace,
 )
+from rpc.runtime.routing import NOMATCH, PathTable
 from rpc.runtime.server import main
+from rpc.runtime.static import StaticError, StaticResponse
+from rpc.runtime.typedefs import Reply
 from rpc.runtime.vars import Map, MapEntry, Vars
 
 # Bump when a name in __all__ changes meaning or signature; generated modules
@@ -45,6 +66,7 @@ from rpc.runtime.vars import Map, MapEntry, Vars
 RUNTIME_ABI = 1
 
 __all__ = [
+    "NOMATCH",
     "RUNTIME_ABI",
     "App",
     "BasicAuth",
@@ -61,24 +83,44 @@ __all__ = [
     "LogAppend",
     "Map",
     "MapEntry",
+    "MatchClientIP",
+    "MatchExpression",
     "MatchFile",
+    "MatchHeader",
+    "MatchHeaderRE",
+    "MatchHost",
+    "MatchMethod",
+    "MatchPath",
+    "MatchPathRE",
+    "MatchProtocol",
+    "MatchQuery",
+    "MatchRemoteIP",
+    "MatchVars",
+    "MatchVarsRE",
     "MetricsConfig",
     "MetricsHandler",
+    "PathTable",
     "Placeholder",
     "QueryArg",
     "QueryOps",
     "QueryReplace",
     "RegexReplace",
+    "Reply",
     "RequestBody",
     "ResponseMatch",
     "Rewrite",
     "ServerConfig",
     "ServerLogs",
+    "StaticError",
+    "StaticResponse",
     "SubstringReplace",
     "TLSConfig",
     "Template",
     "Timeouts",
     "Vars",
     "Zstd",
+    "cel",
+    "compile_regex",
     "main",
+    "match_path",
 ]
