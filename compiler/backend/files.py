@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from rpc.compiler.backend.emit import Emitter, Unsupported
 from rpc.compiler.backend.handlers import emits
+from rpc.compiler.backend.matchers import condition
 from rpc.compiler.ir.handlers import FileServer
 from rpc.compiler.ir.matchers import MatchFile
 
@@ -57,6 +58,7 @@ def file_server(e: Emitter, _rc: RouteCompiler, h: FileServer) -> str:
     return e.declare("h", f"{e.rt('FileServer')}({e.kwargs(**fields)})", h.origin)
 
 
+@condition(MatchFile)
 def file_matcher(e: Emitter, m: MatchFile) -> str:
     """The condition for a `file` matcher: a declared runtime `MatchFile`."""
     files = "".join(e.text(t, keep_unknown=False) + ", " for t in m.try_files)
