@@ -235,4 +235,4 @@ def _expression(e: Emitter, m: MatchExpression) -> str:
 
 
 # Conditions kept with their handler family register themselves on import.
-from rpc.compiler.backend import files as _files  # noqa: E402, F401
+from rpc.compiler.backend import files as _files  # noqa: F401
