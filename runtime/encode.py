@@ -255,7 +255,7 @@ class Encode:
         etag = headers.get("Etag", "")
         if etag and not etag.startswith("W/"):
             headers["Etag"] = etag.rstrip('"') + f'-{encoder.name}"'
-        if body is not None:
+        if isinstance(resp, web.Response):
             data = stream.compress_all(bytes(body))
             resp.body = data
             headers["Content-Length"] = str(len(data))

@@ -117,7 +117,8 @@ class MatchFile:
         ctx.extra["http.matchers.file.relative"] = rel
         ctx.extra["http.matchers.file.absolute"] = full
         ctx.extra["http.matchers.file.remainder"] = rest
-        kind = "" if st is None else "directory" if stat.S_ISDIR(st.st_mode) else "file"
+        # An unchecked fallback is called a file, as Caddy does.
+        kind = "directory" if st is not None and stat.S_ISDIR(st.st_mode) else "file"
         ctx.extra["http.matchers.file.type"] = kind
 
 

@@ -18,7 +18,7 @@ import json
 import os
 import stat
 from collections.abc import Sequence
-from email.utils import formatdate
+from datetime import UTC, datetime
 
 from aiohttp import web
 from multidict import CIMultiDict
@@ -131,7 +131,8 @@ class FileServer:
         st = await loop.run_in_executor(None, _stat_inside, filename, root)
         if isinstance(st, HandlerError):
             if st.status == 404:
-                return self._not_found()
+                self._not_found()
+                return None
             raise st
         implicit_index = False
         if stat.S_ISDIR(st.st_mode):
@@ -147,9 +148,11 @@ class FileServer:
         if stat.S_ISDIR(st.st_mode):
             if self.browse is not None and not file_hidden(filename, hide):
                 return await self._browse(ctx, root, filename, hide)
-            return self._not_found()
+            self._not_found()
+            return None
         if file_hidden(filename, hide):
-            return self._not_found()
+            self._not_found()
+            return None
 
         if self.canonical_uris:
             redirect = self._canonical_redirect(ctx, implicit_index)
@@ -277,7 +280,7 @@ class FileServer:
                     "name": name + ("/" if is_dir else ""),
                     "size": st.st_size,
                     "url": _url_for(name, is_dir),
-                    "mod_time": formatdate(st.st_mtime, usegmt=True),
+                    "mod_time": datetime.fromtimestamp(st.st_mtime, tz=UTC).isoformat(),
                     "is_dir": is_dir,
                     "is_symlink": is_link,
                 }
@@ -285,9 +288,9 @@ class FileServer:
         key = self.browse.sort[0] if self.browse and self.browse.sort else "namedirfirst"
         desc = bool(self.browse and len(self.browse.sort) > 1 and self.browse.sort[1] == "desc")
         if key == "size":
-            out.sort(key=lambda e: (e["size"], e["name"]), reverse=desc)  # type: ignore[return-value]
+            out.sort(key=lambda e: (e["size"], e["name"]), reverse=desc)
         elif key == "time":
-            out.sort(key=lambda e: (e["mod_time"], e["name"]), reverse=desc)  # type: ignore[return-value]
+            out.sort(key=lambda e: (e["mod_time"], e["name"]), reverse=desc)
         elif key == "name":
             out.sort(key=lambda e: str(e["name"]).lower(), reverse=desc)
         else:

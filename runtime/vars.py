@@ -122,4 +122,4 @@ def _to_string(value: Value) -> str:
         return text.removesuffix(".0")
     if isinstance(value, tuple):
         return ",".join(value)
-    return value
+    return value if isinstance(value, str) else _raw(value)
