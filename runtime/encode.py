@@ -230,10 +230,13 @@ class Encode:
         if status == 304:
             _add_vary(headers)
             return
-        if status < 200 or status == 204 or ctx.method in ("HEAD", "CONNECT"):
+        if status < 200 or status in (204, 206) or ctx.method == "CONNECT":
+            return  # no body, or a byte range of the unencoded representation
+        if "Content-Range" in headers:
             return
         body: Any = None
         if isinstance(resp, web.Response):
+            # Caddy decides for HEAD as for GET (Go discards the body afterwards).
             body = resp.body
             if not isinstance(body, (bytes, bytearray)) or len(body) <= self.minimum_length:
                 return
@@ -255,6 +258,10 @@ class Encode:
         etag = headers.get("Etag", "")
         if etag and not etag.startswith("W/"):
             headers["Etag"] = etag.rstrip('"') + f'-{encoder.name}"'
+        if ctx.method == "HEAD":
+            if isinstance(resp, web.Response):
+                resp.body = None  # no body and, like Go's answer, no Content-Length
+            return
         if isinstance(resp, web.Response):
             data = stream.compress_all(bytes(body))
             resp.body = data

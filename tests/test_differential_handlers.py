@@ -195,6 +195,40 @@ FILE_SCENARIOS: dict[str, tuple[str, list[Request]]] = {
             ("GET", "/big.txt", {"Accept-Encoding": "gzip"}),
             ("GET", "/big.txt", {"Accept-Encoding": "gzip", "Range": "bytes=0-9"}),
             ("GET", "/big", {"Accept-Encoding": "gzip", "Cache-Control": "no-transform"}),
+            ("HEAD", "/big", {"Accept-Encoding": "gzip"}),
+            ("HEAD", "/big.txt", {"Accept-Encoding": "gzip"}),
+            ("GET", "/big.txt", {"Accept-Encoding": "gzip", "Range": "bytes=0-999"}),
+            ("GET", "/big.txt", {"Accept-Encoding": "gzip", "If-None-Match": '"x"'}),
+            ("GET", "/missing", {"Accept-Encoding": "gzip"}),
+        ],
+    ),
+    "browse": (
+        """
+        :@PORT@ {
+            root * @ROOT@
+            file_server browse
+        }
+        """,
+        [
+            ("GET", "/sub", {}),
+            ("GET", "/sub?x=1", {}),
+            ("POST", "/sub/", {}),
+            ("GET", "/a.txt", {}),
+        ],
+    ),
+    "try_files_odd_names": (
+        """
+        :@PORT@ {
+            root * @ROOT@
+            try_files {path}.html {path}
+            respond "{uri} {path} {http.matchers.file.relative}"
+        }
+        """,
+        [
+            ("GET", "/odd%20name", {}),
+            ("GET", "/q%3Fmark", {}),
+            ("GET", "/pct%2525", {}),
+            ("GET", "/a.txt?x=1", {}),
         ],
     ),
 }
@@ -212,6 +246,9 @@ def _tree(root: Path) -> None:
         "sub/x.txt": "x",
         ".git/config": "secret",
         "big.txt": BIG,
+        "odd name.html": "odd",
+        "q?mark.html": "q",
+        "pct%25.html": "pct",
     }
     for name, text in files.items():
         (root / name).write_text(text)
