@@ -1,10 +1,10 @@
 """`log_append`: a field added to the request's access log entry.
 
 A port of Caddy 2.11's `log_append` handler (`modules/logging/appendhandler.go`).
-The value is a placeholder read when the entry is written, after the
-response (or, with `early` / `<key`, before the rest of the chain runs). A
-value that is exactly one placeholder keeps its type (a number stays a
-number); other text is expanded with unknown placeholders empty.
+A value that is exactly one placeholder is read when the entry is written,
+after the response (or, with `early` / `<key`, before the rest of the chain
+runs), and keeps its type (a number stays a number, an unknown name is
+null); any other text is logged as written, as Caddy 2.11 does.
 """
 
 from __future__ import annotations
@@ -12,7 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from rpc.runtime.context import Ctx
-from rpc.runtime.placeholders import Placeholder, Resolver, Template, resolver_for, stringify
+from rpc.runtime.placeholders import (
+    Lazy,
+    Placeholder,
+    Resolver,
+    Template,
+    resolver_for,
+    stringify,
+)
 
 __all__ = ["LogAppend"]
 
@@ -44,19 +51,27 @@ def _resolver(value: Text | None) -> Resolver:
         return lambda ctx: value
     parts = value.parts
     if len(parts) == 1 and isinstance(parts[0], Placeholder):
-        fn = resolver_for(parts[0].key)
-        if fn is not None:
-            return _typed(fn)
+        key = parts[0].key
+        fn = resolver_for(key)
+        return _typed(fn) if fn is not None else _published(key)
     return value.render
+
+
+def _published(key: str) -> Resolver:
+    """A name only the config publishes (a `map` destination); null when unset."""
+
+    def get(ctx: Ctx) -> Any:
+        value = ctx.extra.get(key)
+        return value.get(ctx) if isinstance(value, Lazy) else value
+
+    return get
 
 
 def _typed(fn: Resolver) -> Resolver:
     def get(ctx: Ctx) -> Any:
         value = fn(ctx)
-        return (
-            value
-            if isinstance(value, (str, int, float, bool)) or value is None
-            else stringify(value)
-        )
+        if value is None or isinstance(value, (str, int, float, bool)):
+            return value
+        return stringify(value)
 
     return get

@@ -1,14 +1,14 @@
 """Emitters for `request_body` (`RequestBody`), `log_append` (`LogAppend`) and `metrics`.
 
-`request_body set` is expanded with ReplaceAll; a `log_append` value keeps
-its type when it is a single placeholder, else ReplaceAll text.
+`request_body set` is expanded with ReplaceAll; a `log_append` value that is
+one placeholder is logged with its type, any other text as written (Caddy
+2.11 does not expand it).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rpc.compiler import placeholders
 from rpc.compiler.backend.emit import Emitter
 from rpc.compiler.backend.handlers import emits
 from rpc.compiler.ir.handlers import LogAppend, Metrics, RequestBody
@@ -33,9 +33,16 @@ def log_append(e: Emitter, _rc: RouteCompiler, h: LogAppend) -> str:
         "early": "True" if h.early else None,
         "origin": e.lit(h.origin),
     }
-    # Caddy expands the value with ReplaceAll; the parser kept unknown names as text.
-    text = placeholders.parse(h.value.raw, keep_unknown=False) if h.value is not None else None
-    value = e.template(text, keep_unknown=False) if text is not None else "None"
+    raw = h.value.raw if h.value is not None else ""
+    if raw.startswith("{") and raw.endswith("}") and raw.count("{") == 1:
+        # One placeholder: its typed value, read when the entry is written.
+        value = e.declare(
+            "t",
+            f"{e.rt('Template')}(({e.rt('Placeholder')}({e.lit(raw[1:-1])}),))",
+            key=("log_append", raw),
+        )
+    else:
+        value = e.lit(raw)  # Caddy logs any other text as written
     expr = f"{e.rt('LogAppend')}({e.lit(h.key)}, {value}, {e.kwargs(**fields)})"
     return e.declare("h", expr, h.origin)
 
