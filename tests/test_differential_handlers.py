@@ -202,6 +202,40 @@ FILE_SCENARIOS: dict[str, tuple[str, list[Request]]] = {
             ("GET", "/missing", {"Accept-Encoding": "gzip"}),
         ],
     ),
+    "encode_match": (
+        """
+        :@PORT@ {
+            root * @ROOT@
+            encode gzip {
+                minimum_length 4
+                match {
+                    header Content-Type text/html*
+                    status 2xx 404
+                }
+            }
+            handle /nf {
+                respond "<p>not found page</p>" 404
+            }
+            handle /err {
+                respond "<p>server error!</p>" 500
+            }
+            handle {
+                file_server {
+                    hide *.php
+                }
+            }
+        }
+        """,
+        [
+            ("GET", "/", {"Accept-Encoding": "gzip"}),
+            ("GET", "/a.txt", {"Accept-Encoding": "gzip"}),
+            ("GET", "/nf", {"Accept-Encoding": "gzip"}),
+            ("GET", "/err", {"Accept-Encoding": "gzip"}),
+            ("GET", "/index.php", {"Accept-Encoding": "gzip"}),
+            ("GET", "/a.txt%00", {}),
+            ("GET", "/a.txt%00.php", {}),
+        ],
+    ),
     "browse": (
         """
         :@PORT@ {
