@@ -21,12 +21,13 @@ from rpc.runtime.app import (
     TLSConfig,
 )
 from rpc.runtime.auth import BasicAuth
+from rpc.runtime.browse import Browse
 from rpc.runtime.cel import MatchExpression
 from rpc.runtime.context import Ctx
 from rpc.runtime.encode import Encode, Gzip, ResponseMatch, Zstd
 from rpc.runtime.errors import ClientGone, HandlerError
 from rpc.runtime.filematch import MatchFile
-from rpc.runtime.fileserver import Browse, FileServer
+from rpc.runtime.fileserver import FileServer
 from rpc.runtime.logappend import LogAppend
 from rpc.runtime.matchers import (
     MatchClientIP,

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
 import os
 import stat
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from aiohttp import web
 from multidict import CIMultiDict
 
+from rpc.runtime.browse import Browse, listing_response, read_entries
 from rpc.runtime.context import Ctx
 from rpc.runtime.encode import accepted_encodings
 from rpc.runtime.errors import HandlerError
@@ -33,25 +32,12 @@ from rpc.runtime.pathmatch import go_clean
 from rpc.runtime.placeholders import Template, render
 from rpc.runtime.servecontent import serve_content
 
-__all__ = ["Browse", "FileServer"]
+__all__ = ["FileServer"]
 
 Text = str | Template
 
 _SUFFIXES = {"br": ".br", "gzip": ".gz", "zstd": ".zst"}
 _DEFAULT_INDEX = ("index.html", "index.txt")
-
-
-class Browse:
-    """Directory listings (`browse`): a simple HTML page, or JSON when the client asks for it."""
-
-    __slots__ = ("file_limit", "reveal_symlinks", "sort")
-
-    def __init__(
-        self, *, sort: Sequence[str] = (), file_limit: int = 0, reveal_symlinks: bool = False
-    ) -> None:
-        self.sort = tuple(sort)
-        self.file_limit = file_limit
-        self.reveal_symlinks = reveal_symlinks
 
 
 class FileServer:
@@ -236,6 +222,7 @@ class FileServer:
     async def _browse(
         self, ctx: Ctx, root: str, dirname: str, hide: list[str]
     ) -> web.StreamResponse:
+        assert self.browse is not None
         orig = _orig_path(ctx)
         canonical = ctx.path == "" or _go_base(orig) == _go_base(ctx.path)
         if self.canonical_uris and canonical and not orig.endswith("/"):
@@ -244,60 +231,8 @@ class FileServer:
             ctx.resp_headers.add("Allow", "GET, HEAD")
             raise HandlerError(405, "", origin=self.origin)
         loop = asyncio.get_running_loop()
-        entries = await loop.run_in_executor(None, self._listing, root, dirname, hide)
-        accept = ctx.headers.get("Accept", "")
-        if "application/json" in accept.lower():
-            body = json.dumps(entries).encode()
-            content_type = "application/json; charset=utf-8"
-        else:
-            body = _html_listing(ctx.path, entries).encode()
-            content_type = "text/html; charset=utf-8"
-        resp = web.Response(body=body if ctx.method != "HEAD" else None, status=200)
-        resp.headers["Content-Type"] = content_type
-        return resp
-
-    def _listing(self, root: str, dirname: str, hide: list[str]) -> list[dict[str, object]]:
-        out: list[dict[str, object]] = []
-        try:
-            names = os.listdir(dirname)
-        except OSError as exc:
-            raise HandlerError(403 if isinstance(exc, PermissionError) else 500, str(exc)) from exc
-        for name in names:
-            full = os.path.join(dirname, name)
-            if file_hidden(full, hide):
-                continue
-            try:
-                lst = os.lstat(full)
-                st = os.stat(full) if stat.S_ISLNK(lst.st_mode) else lst
-            except OSError:
-                continue
-            is_link = stat.S_ISLNK(lst.st_mode)
-            if is_link and not inside(full, root):
-                continue  # never list what the server would refuse to serve
-            is_dir = stat.S_ISDIR(st.st_mode)
-            out.append(
-                {
-                    "name": name + ("/" if is_dir else ""),
-                    "size": st.st_size,
-                    "url": _url_for(name, is_dir),
-                    "mod_time": datetime.fromtimestamp(st.st_mtime, tz=UTC).isoformat(),
-                    "is_dir": is_dir,
-                    "is_symlink": is_link,
-                }
-            )
-        key = self.browse.sort[0] if self.browse and self.browse.sort else "namedirfirst"
-        desc = bool(self.browse and len(self.browse.sort) > 1 and self.browse.sort[1] == "desc")
-        if key == "size":
-            out.sort(key=lambda e: (e["size"], e["name"]), reverse=desc)
-        elif key == "time":
-            out.sort(key=lambda e: (e["mod_time"], e["name"]), reverse=desc)
-        elif key == "name":
-            out.sort(key=lambda e: str(e["name"]).lower(), reverse=desc)
-        else:
-            out.sort(key=lambda e: (not e["is_dir"], str(e["name"]).lower()), reverse=desc)
-        if self.browse and self.browse.file_limit > 0:
-            out = out[: self.browse.file_limit]
-        return out
+        entries = await loop.run_in_executor(None, read_entries, self.browse, dirname, root, hide)
+        return listing_response(ctx, self.browse, root, dirname, hide, entries)
 
 
 def redirect(ctx: Ctx, to: str) -> web.StreamResponse:
@@ -376,23 +311,3 @@ def _base36(n: int) -> str:
         n, r = divmod(n, 36)
         out.append(digits[r])
     return sign + "".join(reversed(out))
-
-
-def _url_for(name: str, is_dir: bool) -> str:
-    from urllib.parse import quote
-
-    return "./" + quote(name) + ("/" if is_dir else "")
-
-
-def _html_listing(path: str, entries: list[dict[str, object]]) -> str:
-    title = html.escape(path)
-    rows = "\n".join(
-        f'<tr><td><a href="{html.escape(str(e["url"]))}">{html.escape(str(e["name"]))}</a></td>'
-        f"<td>{'' if e['is_dir'] else e['size']}</td><td>{html.escape(str(e['mod_time']))}</td></tr>"
-        for e in entries
-    )
-    return (
-        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>'
-        f"<body><h1>{title}</h1><table><tr><th>Name</th><th>Size</th><th>Modified</th></tr>\n"
-        f'<tr><td><a href="../">../</a></td><td></td><td></td></tr>\n{rows}\n</table></body></html>\n'
-    )

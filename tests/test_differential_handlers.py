@@ -248,6 +248,15 @@ FILE_SCENARIOS: dict[str, tuple[str, list[Request]]] = {
             ("GET", "/sub?x=1", {}),
             ("POST", "/sub/", {}),
             ("GET", "/a.txt", {}),
+            ("GET", "/list", {}),
+            ("HEAD", "/list", {}),
+            ("HEAD", "/missing", {}),
+            ("GET", "/list/", {"Accept": "application/json"}),
+            ("GET", "/list/?sort=size&order=desc", {"Accept": "application/json"}),
+            ("GET", "/list/?sort=name&limit=2&offset=1", {"Accept": "application/json"}),
+            ("GET", "/list/", {"Accept": "application/json", "Cookie": "sort=size; order=desc"}),
+            ("GET", "/list/", {"If-Modified-Since": "Sun, 01 Jan 2040 00:00:00 GMT"}),
+            ("HEAD", "/list/", {"Accept": "application/json"}),
         ],
     ),
     "try_files_odd_names": (
@@ -271,10 +280,11 @@ FILE_SCENARIOS: dict[str, tuple[str, list[Request]]] = {
 def _tree(root: Path) -> None:
     (root / "sub").mkdir(parents=True)
     (root / ".git").mkdir()
+    (root / "list" / "d").mkdir(parents=True)
     files = {
         "index.html": "<h1>home</h1>",
         "a.txt": "hello",
-        "a": "small",
+        "a": "small!",
         "index.php": "<?php",
         "sub/index.html": "<p>sub</p>",
         "sub/x.txt": "x",
@@ -283,6 +293,9 @@ def _tree(root: Path) -> None:
         "odd name.html": "odd",
         "q?mark.html": "q",
         "pct%25.html": "pct",
+        "list/one.txt": "1",
+        "list/three.txt": "333",
+        "list/weird <&> ü.txt": "22",
     }
     for name, text in files.items():
         (root / name).write_text(text)
