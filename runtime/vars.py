@@ -31,12 +31,13 @@ class Vars:
 
     __slots__ = ("origin", "values")
 
-    def __init__(self, values: Sequence[tuple[str, Value]], *, origin: str = "") -> None:
+    def __init__(self, values: Sequence[tuple[Text, Value]], *, origin: str = "") -> None:
         self.values = tuple(values)
         self.origin = origin
 
     async def __call__(self, ctx: Ctx) -> None:
-        for key, value in self.values:
+        for name, value in self.values:
+            key = name if isinstance(name, str) else name.render(ctx)
             if isinstance(value, Template):
                 value = value.render(ctx)
             ctx.vars[key] = value

@@ -107,3 +107,10 @@ async def test_vars_keep_types_and_map_is_lazy() -> None:
     await map_h(ctx)
     await rewrite_h(ctx)
     assert ctx.extra["seen"].get(ctx) == "after"
+
+
+async def test_variable_names_expand_placeholders() -> None:
+    (vars_h,) = site_handlers('\tvars "k-{http.request.header.X}" v')
+    ctx = mock_ctx(headers={"X": "1"})
+    await vars_h(ctx)
+    assert ctx.vars == {"k-1": "v"}
