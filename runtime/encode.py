@@ -234,18 +234,19 @@ class Encode:
             return  # no body, or a byte range of the unencoded representation
         if "Content-Range" in headers:
             return
-        body: Any = None
-        if isinstance(resp, web.Response):
-            # Caddy decides for HEAD as for GET (Go discards the body afterwards).
-            body = resp.body
-            if not isinstance(body, (bytes, bytearray)) or len(body) <= self.minimum_length:
-                return
-            if "Content-Type" not in headers:
-                headers["Content-Type"] = _sniff(bytes(body[:512]))
+        body: Any = resp.body if isinstance(resp, web.Response) else None
+        whole = isinstance(body, (bytes, bytearray))
+        if isinstance(resp, web.Response) and not whole and ctx.method != "HEAD":
+            return  # an empty body or a payload object: nothing to compress here
+        if whole:
+            length: int | None = len(body)
         else:
-            length = headers.get("Content-Length")
-            if length is not None and length.isdigit() and int(length) <= self.minimum_length:
-                return
+            text = headers.get("Content-Length")
+            length = int(text) if text is not None and text.isdigit() else None
+        if length is not None and length <= self.minimum_length:
+            return
+        if whole and "Content-Type" not in headers:
+            headers["Content-Type"] = _sniff(bytes(body[:512]))
         if "Content-Encoding" in headers or "no-transform" in headers.get("Cache-Control", ""):
             return
         if not self.match.match(status, headers):

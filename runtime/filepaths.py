@@ -9,6 +9,7 @@ followed) must still be below the resolved root.
 from __future__ import annotations
 
 import os
+import stat
 
 from rpc.runtime.pathmatch import glob_match, go_clean
 
@@ -57,7 +58,27 @@ def file_hidden(filename: str, hide: list[str]) -> bool:
 
 
 def inside(filename: str, root: str) -> bool:
-    """Whether `filename`, with every symbolic link resolved, is `root` or below it."""
-    real_root = os.path.realpath(root or ".")
+    """Whether `filename`, with every symbolic link resolved, is `root` or below it.
+
+    `filename` normally comes from `sanitized_join(root, ...)`: then only the
+    components below the root can lead elsewhere, and they are checked with
+    one `lstat` each; the full resolution runs only when one is a link.
+    """
+    base = go_clean(root or ".")
+    rel = filename[len(base) :] if filename.startswith(base) else None
+    if rel is not None and (rel == "" or rel.startswith("/") or base == "/"):
+        path = base
+        try:
+            for part in rel.split("/"):
+                if not part:
+                    continue
+                path = path + "/" + part if path != "/" else "/" + part
+                if stat.S_ISLNK(os.lstat(path).st_mode):
+                    break
+            else:
+                return True
+        except (OSError, ValueError):
+            return False
+    real_root = os.path.realpath(base)
     real = os.path.realpath(filename)
     return real == real_root or real.startswith(real_root.rstrip("/") + "/")

@@ -114,7 +114,7 @@ class FileServer:
         filename = sanitized_join(root, ctx.path)
         filename = filename.removesuffix("/")
         loop = asyncio.get_running_loop()
-        st = await loop.run_in_executor(None, _stat_inside, filename, root)
+        st = _stat_inside(filename, root)
         if isinstance(st, HandlerError):
             if st.status == 404:
                 self._not_found()
@@ -126,7 +126,7 @@ class FileServer:
                 index_path = sanitized_join(filename, name)
                 if file_hidden(index_path, hide):
                     continue
-                found = await loop.run_in_executor(None, _stat_inside, index_path, root)
+                found = _stat_inside(index_path, root)
                 if isinstance(found, HandlerError):
                     continue
                 st, filename, implicit_index = found, index_path, True
@@ -155,7 +155,7 @@ class FileServer:
             suffix = _SUFFIXES.get(encoding)
             if suffix is None or encoding not in self.precompressed:
                 continue
-            side = await loop.run_in_executor(None, _stat_inside, filename + suffix, root)
+            side = _stat_inside(filename + suffix, root)
             if isinstance(side, HandlerError) or stat.S_ISDIR(side.st_mode):
                 continue
             serve_name, serve_st = filename + suffix, side
