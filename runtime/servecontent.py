@@ -130,12 +130,12 @@ async def serve_content(
         boundary = secrets.token_hex(30)  # as Go's mime/multipart
         ctype = headers.get("Content-Type", "")
         for i, (start, length) in enumerate(ranges):
-            head = (
+            part = (
                 ("" if i == 0 else "\r\n")
                 + f"--{boundary}\r\nContent-Range: bytes {start}-{start + length - 1}/{size}"
                 + f"\r\nContent-Type: {ctype}\r\n\r\n"
             )
-            parts.append((head.encode(), start, length))
+            parts.append((part.encode(), start, length))
         tail = f"\r\n--{boundary}--\r\n".encode()
         count = sum(len(h) + n for h, _, n in parts) + len(tail)
         headers["Content-Type"] = f"multipart/byteranges; boundary={boundary}"
@@ -157,8 +157,8 @@ async def serve_content(
     await ctx.prepare(resp)
     if method != "HEAD" and count:
         if parts:
-            for head, start, length in parts:
-                await resp.write(head)
+            for part_head, start, length in parts:
+                await resp.write(part_head)
                 await _copy(resp, filename, start, length)
             await resp.write(tail)
         else:
