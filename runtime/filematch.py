@@ -19,7 +19,7 @@ from rpc.runtime.context import Ctx
 from rpc.runtime.errors import HandlerError
 from rpc.runtime.filepaths import inside, sanitized_join
 from rpc.runtime.pathmatch import glob_match, go_clean
-from rpc.runtime.placeholders import Placeholder, Template, resolver_for, stringify
+from rpc.runtime.placeholders import Lazy, Placeholder, Template, resolver_for, stringify
 
 __all__ = ["MatchFile"]
 
@@ -163,8 +163,9 @@ def _expand_glob_safe(pattern: Text, ctx: Ctx) -> str:
             continue
         fn = resolver_for(part.key)
         value = fn(ctx) if fn is not None else ctx.extra.get(part.key, "")
-        text = stringify(value) if not hasattr(value, "get") else stringify(value.get(ctx))
-        out.append(_glob_safe(text))
+        if isinstance(value, Lazy):  # a `map` destination
+            value = value.get(ctx)
+        out.append(_glob_safe(stringify(value)))
     return "".join(out)
 
 

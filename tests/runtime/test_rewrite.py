@@ -36,6 +36,8 @@ CASES: list[tuple[str, str, str, dict[str, str]]] = [
     ("uri strip_prefix /a%2Fb", "GET", "/a/b/c", {}),
     ("uri strip_prefix /api", "GET", "//api/../api/x", {}),
     ("uri strip_suffix .html", "GET", "/a.HTML", {}),
+    ("uri strip_prefix /{http.request.header.X}", "GET", "/abc/d", {"X": "abc"}),
+    ("uri strip_suffix {http.request.header.X}", "GET", "/d.abc", {"X": ".abc"}),
     ("uri strip_suffix /", "GET", "/dir/", {}),
     ("uri replace foo bar", "GET", "/foo/foo?x=foo", {}),
     ("uri replace foo bar 1", "GET", "/foo/foo?x=foo", {}),
