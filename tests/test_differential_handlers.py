@@ -262,6 +262,23 @@ FILE_SCENARIOS: dict[str, tuple[str, list[Request]]] = {
             ("HEAD", "/list/", {"Accept": "application/json"}),
         ],
     ),
+    "try_files_query": (
+        """
+        :@PORT@ {
+            root * @ROOT@
+            try_files {path} /index.php?{query}&p={path}
+            # Not the file placeholders: caddy evaluates the matcher of every route of a
+            # group (the second try_files route here) even after one matched.
+            respond "{uri} {path} {query}"
+        }
+        """,
+        [
+            ("GET", "/a.txt?x=1", {}),
+            ("GET", "/nowhere?a=b&c", {}),
+            ("GET", "/no%20where?a=b%26&c", {}),
+            ("GET", "/sub/", {}),
+        ],
+    ),
     "try_files_odd_names": (
         """
         :@PORT@ {
