@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from aiohttp.streams import StreamReader
+from aiohttp.streams import EmptyStreamReader, StreamReader
 
 from rpc.runtime.context import Ctx
 from rpc.runtime.errors import HandlerError
@@ -49,8 +49,10 @@ class RequestBody:
             headers = ctx.writable_headers()
             headers.popall("Transfer-Encoding", None)
             headers["Content-Length"] = str(len(data))
-        if self.max_size > 0:
-            _replace_payload(request, _Limited(request.content, self.max_size, self.origin))
+        content = request.content
+        if self.max_size > 0 and not isinstance(content, EmptyStreamReader):
+            limited = _Limited(content, self.max_size, self.origin, request)
+            _replace_payload(request, limited)
 
 
 def _replace_payload(request: web.BaseRequest, reader: StreamReader) -> None:
@@ -65,8 +67,10 @@ class _Limited(StreamReader):
 
     __slots__ = ("_inner", "_left", "_origin_")
 
-    def __init__(self, inner: StreamReader, limit: int, origin: str) -> None:
-        super().__init__(inner._protocol, 2**16, loop=inner._loop)
+    def __init__(
+        self, inner: StreamReader, limit: int, origin: str, request: web.BaseRequest
+    ) -> None:
+        super().__init__(request.protocol, 2**16, loop=request._loop)
         self._inner = inner
         self._left = limit
         self._origin_ = origin

@@ -67,3 +67,12 @@ async def test_set_replaces_body_and_length(aiohttp_client: Any) -> None:
     client = await aiohttp_client(_app(RequestBody(set="new body", max_size=4), "read"))
     resp = await client.post("/", data=b"old")
     assert resp.status == 413
+
+
+async def test_requests_without_body(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(_app(RequestBody(max_size=10), "read"))
+    resp = await client.get("/")
+    assert (resp.status, await resp.text()) == (200, "0:None:b''")
+    client = await aiohttp_client(_app(RequestBody(set="x"), "read"))
+    resp = await client.get("/")
+    assert (resp.status, await resp.text()) == (200, "1:1:b'x'")
