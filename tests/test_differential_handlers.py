@@ -366,3 +366,19 @@ def test_files_same_as_caddy(tmp_path: Path, name: str) -> None:
         for method, target, headers in requests:
             want, got = pair.send(method, target, headers)
             assert_same(_decoded(want), _decoded(got), what=f"{method} {target} {headers}")
+
+
+def test_request_body_unread_is_not_limited(tmp_path: Path) -> None:
+    caddyfile = """
+    :@PORT@ {
+        request_body {
+            max_size 10
+        }
+        log_append size {http.request.header.Content-Length}
+        respond "{method} ok"
+    }
+    """
+    with serve_both(tmp_path, caddyfile) as pair:
+        pair.check("GET", "/", {})
+        pair.check("POST", "/", {}, b"0123456789")
+        pair.check("POST", "/", {}, b"x" * 100)
