@@ -2,14 +2,15 @@
 
 A port of Caddy 2.11's `encode` handler (`modules/caddyhttp/encode/encode.go`).
 The handler picks the client's preferred offered encoding (q-values, then
-the configured order) and registers a send hook. Just before the headers
-go out the hook decides, as Caddy's response writer does on the first
-write: no existing Content-Encoding, no `Cache-Control: no-transform`, the
-response matcher (by default a list of compressible Content-Types) accepts
-the status and headers, and the body is longer than `minimum_length`.
+the configured order) and registers a send hook that decides as Caddy's
+response writer does: no existing Content-Encoding, no `Cache-Control:
+no-transform`, the response matcher (by default a list of compressible
+Content-Types) accepts the status and headers, and the body (its
+Content-Length, else its first write) is longer than `minimum_length`.
 A complete body is compressed at once; a streamed one is compressed as it is
-written (aiohttp's payload writer carries the compressor), each write
-flushed so server-sent events keep flowing. Strong ETags get `-<encoding>`
+written (aiohttp's payload writer carries the compressor, and for a body of
+unknown length the headers wait for the first write), each write flushed so
+server-sent events keep flowing. Strong ETags get `-<encoding>`
 appended, and the suffix is removed again from a client's If-None-Match.
 zstandard is imported lazily.
 """
@@ -22,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_writer import _serialize_headers
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from rpc.runtime.context import Ctx
@@ -243,33 +245,95 @@ class Encode:
         else:
             text = headers.get("Content-Length")
             length = int(text) if text is not None and text.isdigit() else None
-        if length is not None and length <= self.minimum_length:
+        if length is None:
+            if ctx.method != "HEAD":
+                # Caddy decides on the first write; hold the headers until then.
+                resp._send_headers_immediately = False  # type: ignore[misc]
+                writer: Any = ctx.request._payload_writer
+                writer._compress = _FirstWrite(self, encoder, resp, writer)
+            return
+        if length <= self.minimum_length:
             return
         if whole and "Content-Type" not in headers:
             headers["Content-Type"] = _sniff(bytes(body[:512]))
-        if "Content-Encoding" in headers or "no-transform" in headers.get("Cache-Control", ""):
+        if not self._accepts(status, headers):
             return
-        if not self.match.match(status, headers):
-            return
-        stream = encoder.compressor()
-        headers.popall("Content-Length", None)
-        headers["Content-Encoding"] = encoder.name
-        _add_vary(headers)
-        headers.popall("Accept-Ranges", None)
-        etag = headers.get("Etag", "")
-        if etag and not etag.startswith("W/"):
-            headers["Etag"] = etag.rstrip('"') + f'-{encoder.name}"'
+        _encoded_headers(headers, encoder.name)
         if ctx.method == "HEAD":
             if isinstance(resp, web.Response):
                 resp.body = None  # no body and, like Go's answer, no Content-Length
             return
+        stream = encoder.compressor()
         if isinstance(resp, web.Response):
             data = stream.compress_all(bytes(body))
             resp.body = data
             headers["Content-Length"] = str(len(data))
             return
-        writer: Any = ctx.request._payload_writer
-        writer._compress = stream
+        ctx.request._payload_writer._compress = stream  # type: ignore[attr-defined]
+
+    def _accepts(self, status: int, headers: CIMultiDict[str]) -> bool:
+        """Caddy's checks when it starts encoding: not encoded yet, transformable, matched."""
+        if "Content-Encoding" in headers or "no-transform" in headers.get("Cache-Control", ""):
+            return False
+        return self.match.match(status, headers)
+
+
+class _FirstWrite:
+    """A streamed body of unknown length: encode it if the first write is long enough.
+
+    It sits where aiohttp's payload writer keeps its compressor; the headers
+    are still unsent at the first write, so they can be rewritten then. It is
+    falsy until it compresses, so an empty body ends without encoding.
+    """
+
+    __slots__ = ("_encode", "_encoder", "_resp", "_stream", "_writer")
+
+    def __init__(self, encode: Encode, encoder: Encoder, resp: web.StreamResponse, writer: Any):
+        self._encode = encode
+        self._encoder = encoder
+        self._resp = resp
+        self._writer = writer
+        self._stream: _Stream | None = None
+
+    def __bool__(self) -> bool:
+        return self._stream is not None
+
+    async def compress(self, data: bytes) -> bytes:
+        if self._stream is None:
+            self._stream = self._decide(bytes(data))
+            if self._stream is None:
+                self._writer._compress = None
+                return bytes(data)
+        return await self._stream.compress(data)
+
+    def flush(self, mode: int = 0) -> bytes:
+        return self._stream.flush() if self._stream is not None else b""
+
+    def _decide(self, first: bytes) -> _Stream | None:
+        writer = self._writer
+        headers = self._resp.headers
+        buf = writer._headers_buf
+        if len(first) <= self._encode.minimum_length or buf is None or writer._headers_written:
+            return None
+        if "Content-Type" not in headers:
+            headers["Content-Type"] = _sniff(first[:512])
+        if not self._encode._accepts(self._resp.status, headers):
+            return None
+        _encoded_headers(headers, self._encoder.name)
+        status_line = bytes(buf).split(b"\r\n", 1)[0].decode("latin-1")
+        writer._headers_buf = _serialize_headers(status_line, headers)
+        return self._encoder.compressor()
+
+
+def _encoded_headers(headers: CIMultiDict[str], name: str) -> None:
+    """The response headers of an encoded representation (Caddy's `responseWriter.init`)."""
+    headers.popall("Content-Length", None)
+    headers["Content-Encoding"] = name
+    _add_vary(headers)
+    headers.popall("Accept-Ranges", None)
+    etag = headers.get("Etag", "")
+    if etag and not etag.startswith("W/"):
+        headers["Etag"] = etag.rstrip('"') + f'-{name}"'
 
 
 def _add_vary(headers: CIMultiDict[str]) -> None:

@@ -96,7 +96,7 @@ def _app(enc: Encode, chunks: list[bytes], content_type: str) -> web.Application
 
 @pytest.mark.parametrize("encoder", [Gzip(6), Zstd("best")])
 async def test_streamed_body_is_compressed(aiohttp_client: Any, encoder: Gzip | Zstd) -> None:
-    chunks = [b"data: %d\n\n" % i * 50 for i in range(20)] + [b"z" * 100_000]
+    chunks = [(b"data: %d\n\n" % i) * 60 for i in range(20)] + [b"z" * 100_000]
     client = await aiohttp_client(_app(Encode((encoder,), match=TEXT), chunks, "text/event-stream"))
     resp = await client.get("/", headers={"Accept-Encoding": encoder.name}, auto_decompress=False)
     raw = await resp.read()
@@ -106,3 +106,21 @@ async def test_streamed_body_is_compressed(aiohttp_client: Any, encoder: Gzip | 
         assert gzip.decompress(raw) == b"".join(chunks)
     else:
         assert zstandard.ZstdDecompressor().decompressobj().decompress(raw) == b"".join(chunks)
+
+
+@pytest.mark.parametrize(
+    ("chunks", "encoded"),
+    [
+        ([b"x" * 512, b"y" * 10_000], False),  # the first write decides, as in caddy
+        ([b"x" * 513, b"y"], True),
+        ([], False),
+    ],
+)
+async def test_unknown_length_decided_by_first_write(
+    aiohttp_client: Any, chunks: list[bytes], encoded: bool
+) -> None:
+    client = await aiohttp_client(_app(Encode((Gzip(),), match=TEXT), chunks, "text/plain"))
+    resp = await client.get("/", headers={"Accept-Encoding": "gzip"}, auto_decompress=False)
+    raw = await resp.read()
+    assert ("Content-Encoding" in resp.headers) is encoded
+    assert (gzip.decompress(raw) if encoded else raw) == b"".join(chunks)
