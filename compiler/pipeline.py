@@ -87,6 +87,29 @@ def compile_caddyfile(
     diags.check()
     if stop_after <= Stage.STRUCTURE:
         return result
+    from rpc.compiler import placeholders
+
+    # `map` destinations are placeholders the config defines: known from here on.
+    with placeholders.custom_keys(_map_destinations(result.expanded)):
+        return _lower_and_generate(result, text, name, stop_after)
+
+
+def _map_destinations(expanded: Expanded | None) -> set[str]:
+    from rpc.compiler import placeholders
+
+    if expanded is None:
+        return set()
+    found = placeholders.map_destinations(expanded.lines)
+    for snippet in expanded.snippets:
+        found |= placeholders.map_destinations(snippet.lines)
+    return found
+
+
+def _lower_and_generate(
+    result: Compilation, text: str, name: str, stop_after: Stage
+) -> Compilation:
+    diags = result.diagnostics
+    assert result.document is not None
     from rpc.compiler.lower import lower
 
     result.ir = lower(result.document, diags)

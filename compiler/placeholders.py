@@ -14,12 +14,26 @@ unknown `{key}` stays literal text; otherwise (`ReplaceAll`) it becomes empty.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 
+from rpc.compiler.cst import Line
 from rpc.compiler.ir.base import Ph, Text
 from rpc.runtime.placeholders import resolver_for
 
-__all__ = ["expand_shorthands", "is_known", "parse", "unknown_keys"]
+__all__ = [
+    "custom_keys",
+    "expand_shorthands",
+    "is_known",
+    "map_destinations",
+    "parse",
+    "unknown_keys",
+]
+
+# Names the configuration itself publishes (`map` destinations), known while compiling it.
+_CUSTOM: ContextVar[frozenset[str]] = ContextVar("rpc_custom_placeholders", default=frozenset())
 
 _SIMPLE: tuple[tuple[str, str], ...] = (
     ("{dir}", "{http.request.uri.path.dir}"),
@@ -96,8 +110,38 @@ def expand_shorthands(text: str) -> str:
 
 
 def is_known(key: str) -> bool:
-    """Whether the runtime can resolve `key` (exact names and known families)."""
-    return resolver_for(key) is not None
+    """Whether the runtime can resolve `key` (exact names, known families, `map` outputs)."""
+    return resolver_for(key) is not None or key in _CUSTOM.get()
+
+
+@contextlib.contextmanager
+def custom_keys(keys: Iterable[str]) -> Iterator[None]:
+    """Treat `keys` as known placeholders (a config's `map` destinations) inside the block."""
+    token = _CUSTOM.set(frozenset(keys))
+    try:
+        yield
+    finally:
+        _CUSTOM.reset(token)
+
+
+def map_destinations(lines: Iterable[Line]) -> set[str]:
+    """The placeholder names every `map` directive in `lines` (and their blocks) defines.
+
+    Caddy's map handler publishes them at run time; the compiler must know
+    them before the directives that use them are parsed.
+    """
+    found: set[str] = set()
+    for line in lines:
+        args = [t.text for t in line.args]
+        if line.name is not None and line.name.text == "map" and args:
+            if args[0].startswith(("@", "/")) or args[0] == "*":
+                args = args[1:]
+            for dest in args[1:]:
+                if dest.startswith("{") and dest.endswith("}") and dest.count("{") == 1:
+                    found.add(dest[1:-1])
+        if line.block is not None:
+            found |= map_destinations(line.block.lines)
+    return found
 
 
 def parse(raw: str, *, keep_unknown: bool = True) -> Text:

@@ -20,12 +20,18 @@ from rpc.runtime.app import (
     Timeouts,
     TLSConfig,
 )
+from rpc.runtime.auth import BasicAuth
+from rpc.runtime.browse import Browse
 from rpc.runtime.cel import MatchExpression
 from rpc.runtime.context import Ctx
 from rpc.runtime.dynamic import AUpstreams, MultiUpstreams, SRVUpstreams
+from rpc.runtime.encode import Encode, Gzip, Zstd
 from rpc.runtime.errors import ClientGone, HandlerError
+from rpc.runtime.filematch import MatchFile
+from rpc.runtime.fileserver import FileServer
 from rpc.runtime.headers import HeaderOps, Headers, Replacement
 from rpc.runtime.health import ActiveHealthCheck, PassiveHealth
+from rpc.runtime.logappend import LogAppend
 from rpc.runtime.matchers import (
     MatchClientIP,
     MatchHeader,
@@ -65,12 +71,22 @@ from rpc.runtime.proxy import (
     ReverseProxy,
     start_health_checks,
 )
+from rpc.runtime.requestbody import RequestBody
 from rpc.runtime.respmatch import ResponseMatcher
+from rpc.runtime.rewrite import (
+    QueryArg,
+    QueryOps,
+    QueryReplace,
+    RegexReplace,
+    Rewrite,
+    SubstringReplace,
+)
 from rpc.runtime.routing import NOMATCH, PathTable
 from rpc.runtime.server import main
 from rpc.runtime.static import StaticError, StaticResponse
 from rpc.runtime.transport import Transport, client_tls
 from rpc.runtime.typedefs import Reply
+from rpc.runtime.vars import Map, MapEntry, Vars
 
 # Bump when a name in __all__ changes meaning or signature; generated modules
 # refuse to run against a runtime with a different ABI.
@@ -82,6 +98,8 @@ __all__ = [
     "AUpstreams",
     "ActiveHealthCheck",
     "App",
+    "BasicAuth",
+    "Browse",
     "Certificate",
     "ClientGone",
     "ClientIPHash",
@@ -89,7 +107,10 @@ __all__ = [
     "CopyResponse",
     "CopyResponseHeaders",
     "Ctx",
+    "Encode",
+    "FileServer",
     "First",
+    "Gzip",
     "HandlerError",
     "HeaderHash",
     "HeaderOps",
@@ -98,8 +119,12 @@ __all__ = [
     "Instrumented",
     "LeastConn",
     "Log",
+    "LogAppend",
+    "Map",
+    "MapEntry",
     "MatchClientIP",
     "MatchExpression",
+    "MatchFile",
     "MatchHeader",
     "MatchHeaderRE",
     "MatchHost",
@@ -117,26 +142,35 @@ __all__ = [
     "PassiveHealth",
     "PathTable",
     "Placeholder",
+    "QueryArg",
     "QueryHash",
+    "QueryOps",
+    "QueryReplace",
     "Random",
     "RandomChoose",
+    "RegexReplace",
     "Replacement",
     "Reply",
+    "RequestBody",
     "ResponseHandler",
     "ResponseMatcher",
     "ReverseProxy",
+    "Rewrite",
     "RoundRobin",
     "SRVUpstreams",
     "ServerConfig",
     "ServerLogs",
     "StaticError",
     "StaticResponse",
+    "SubstringReplace",
     "TLSConfig",
     "Template",
     "Timeouts",
     "Transport",
     "URIHash",
+    "Vars",
     "WeightedRoundRobin",
+    "Zstd",
     "cel",
     "client_tls",
     "compile_regex",

@@ -25,7 +25,15 @@ from urllib.parse import parse_qs, quote, unquote
 
 from rpc.runtime.context import Ctx
 
-__all__ = ["Placeholder", "Resolver", "Template", "render", "resolver_for", "stringify"]
+__all__ = [
+    "Lazy",
+    "Placeholder",
+    "Resolver",
+    "Template",
+    "render",
+    "resolver_for",
+    "stringify",
+]
 
 Resolver = Callable[[Ctx], Any]
 
@@ -105,11 +113,30 @@ def render(value: str | Template, ctx: Ctx) -> str:
     return value if isinstance(value, str) else value.render(ctx)
 
 
+class Lazy:
+    """A placeholder value computed each time it is read (a `map` destination in `ctx.extra`)."""
+
+    __slots__ = ("arg", "fn")
+
+    def __init__(self, fn: Callable[[Ctx, Any], Any], arg: Any) -> None:
+        self.fn = fn
+        self.arg = arg
+
+    def get(self, ctx: Ctx) -> Any:
+        return self.fn(ctx, self.arg)
+
+
 def _bind(key: str, keep_unknown: bool) -> Resolver:
     fn = resolver_for(key)
     if fn is None:
+        # A name no provider knows may still be published at run time (`map`).
         text = "{" + key + "}" if keep_unknown else ""
-        return lambda ctx: text
+
+        def custom(ctx: Ctx) -> Any:
+            value = ctx.extra.get(key, text)
+            return value.get(ctx) if isinstance(value, Lazy) else value
+
+        return custom
     if not keep_unknown:
         return fn
     literal = "{" + key + "}"
@@ -182,7 +209,8 @@ def _host_label(index: int) -> Resolver:
 
 def _extra(key: str) -> Resolver:
     def get(ctx: Ctx) -> Any:
-        return ctx.extra.get(key, _UNKNOWN)
+        value = ctx.extra.get(key, _UNKNOWN)
+        return value.get(ctx) if isinstance(value, Lazy) else value
 
     return get
 

@@ -30,7 +30,7 @@ F = TypeVar("F", bound=Emit)
 _EMITTERS: dict[type, Emit] = {}
 
 # Modules holding `@emits` functions; imported on first use.
-_MODULES = ("static", "proxy", "headers")
+_MODULES = ("static", "proxy", "headers", "rewrite", "vars", "encode", "files", "auth", "misc")
 
 
 def emits(*types: type) -> Callable[[F], F]:
@@ -48,9 +48,10 @@ def emits(*types: type) -> Callable[[F], F]:
 
 def handler(e: Emitter, rc: RouteCompiler, h: Handler) -> str:
     """The expression for handler `h` (a declared runtime object)."""
-    if not _EMITTERS:
-        for module in _MODULES:
-            importlib.import_module(f"rpc.compiler.backend.{module}")
+    # Import every emitter module (not just "any registered": importing the
+    # matcher conditions already registers the file family's emitters).
+    for module in _MODULES:
+        importlib.import_module(f"rpc.compiler.backend.{module}")
     fn = _EMITTERS.get(type(h))
     if fn is None:
         name = h.CADDY_TAG[1] if h.CADDY_TAG else type(h).__name__

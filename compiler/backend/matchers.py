@@ -232,3 +232,7 @@ def _expression(e: Emitter, m: MatchExpression) -> str:
     body = cel_code.expression(e, m.tree, lambda inner: matcher(e, inner))
     fn = e.declare("cel", f"lambda ctx: {body}", m.origin)
     return _object(e, m, "MatchExpression", f"{fn}, {e.lit(m.expr)}")
+
+
+# Conditions kept with their handler family register themselves on import.
+from rpc.compiler.backend import files as _files  # noqa: F401
