@@ -21,9 +21,12 @@ from rpc.runtime.app import (
 )
 from rpc.runtime.context import Ctx
 from rpc.runtime.errors import ClientGone, HandlerError
+from rpc.runtime.jwt import JWTAuth, JWTVerifier
 from rpc.runtime.metrics import Instrumented, MetricsHandler
 from rpc.runtime.placeholders import Placeholder, Template
+from rpc.runtime.rediskv import RedisLookup, RedisUpstreams
 from rpc.runtime.server import main
+from rpc.runtime.shards import InlineMap, MapFile, ShardRouter
 
 # Bump when a name in __all__ changes meaning or signature; generated modules
 # refuse to run against a runtime with a different ABI.
@@ -36,13 +39,20 @@ __all__ = [
     "ClientGone",
     "Ctx",
     "HandlerError",
+    "InlineMap",
     "Instrumented",
+    "JWTAuth",
+    "JWTVerifier",
     "Log",
+    "MapFile",
     "MetricsConfig",
     "MetricsHandler",
     "Placeholder",
+    "RedisLookup",
+    "RedisUpstreams",
     "ServerConfig",
     "ServerLogs",
+    "ShardRouter",
     "TLSConfig",
     "Template",
     "Timeouts",
