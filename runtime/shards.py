@@ -110,7 +110,7 @@ class AllowList:
         suffixes: list[str] = []
         ports: set[int] = set()
         for entry in entries:
-            if entry.startswith(":"):
+            if entry.startswith(":") and entry[1:].isdigit():  # not "::1"
                 ports.add(int(entry[1:]))
             elif entry.startswith("*."):
                 suffixes.append(entry[1:].lower())
