@@ -328,8 +328,8 @@ class _Pool:
 class RedisUpstreams:
     """`dynamic redis <url> <key> { timeout; refresh; allow }`: a shard's replicas.
 
-    The upstreams are the members of the Redis set (or the items of the
-    list) at `key` (placeholders rendered per request; a key that renders
+    The upstreams are the members of the Redis set (sorted) or the items of
+    the list (in order, for `lb_policy first`) at `key` (placeholders rendered per request; a key that renders
     empty or with control characters is refused). Members that are not a
     plain `host:port` inside `allow` are logged and skipped. Lists are cached
     for `refresh` seconds per key; concurrent misses share one lookup; after a
@@ -395,7 +395,7 @@ class RedisUpstreams:
         finally:
             self._inflight.pop(key, None)
         dials = []
-        for member in sorted(members):
+        for member in members:
             text = member.decode("utf-8", "replace")
             split = split_shard(text)
             if split is None or not self.allow.permits(*split):
@@ -416,5 +416,5 @@ class RedisUpstreams:
         if kind == b"list":
             return list(await client.lrange(key, 0, -1))
         if kind == b"set":
-            return list(await client.smembers(key))
+            return sorted(await client.smembers(key))  # sets have no order; make one
         return []
