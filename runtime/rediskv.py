@@ -8,7 +8,9 @@ customers too, for less time), lets concurrent misses of one customer share
 one GET, serves the last known shard for `stale_if_error` when Redis fails,
 and drops entries named on an `invalidate` pub/sub channel. `RedisUpstreams`
 is the `dynamic redis` upstream source (the dynamic-source interface of
-`rpc.runtime.dynamic`). URLs may carry passwords: they are never logged.
+`rpc.runtime.dynamic`). A password comes into a URL from the environment
+at startup (`{env.NAME}`), so it is neither in the generated module nor
+in logs.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from rpc.runtime.context import Ctx
 from rpc.runtime.dynamic import UpstreamSourceError
@@ -27,7 +31,7 @@ from rpc.runtime.placeholders import Template
 from rpc.runtime.shards import AllowList, ShardUnavailable, split_shard
 from rpc.runtime.upstreams import Upstream
 
-__all__ = ["RedisLookup", "RedisUpstreams", "redact"]
+__all__ = ["RedisLookup", "RedisUpstreams", "expand_env", "redact"]
 
 log = logging.getLogger("rpc.runtime.rediskv")
 
@@ -41,6 +45,25 @@ UPSTREAM_CACHE_SIZE = 1_000
 UPSTREAM_STALE_LIMIT = 300.0
 # Pub/sub reconnection backoff bounds, in seconds.
 RESUBSCRIBE_MIN, RESUBSCRIBE_MAX = 0.2, 5.0
+
+
+_ENV = re.compile(r"\{env\.([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(url: str) -> str:
+    """`url` with each `{env.NAME}` replaced by that variable, percent-encoded.
+
+    This is how a password reaches a Redis URL without being written into
+    the generated module: `redis://:{env.REDIS_PASSWORD}@db:6379/0`.
+    """
+
+    def value(m: re.Match[str]) -> str:
+        found = os.environ.get(m.group(1))
+        if found is None:
+            raise ValueError(f"redis: environment variable {m.group(1)} (in the URL) is not set")
+        return quote(found, safe="")
+
+    return _ENV.sub(value, url)
 
 
 def redact(url: str) -> str:
@@ -178,7 +201,7 @@ class RedisLookup:
         _import_redis()
         if invalidate and urlsplit(url).scheme.endswith("+cluster"):
             raise ValueError("redis: `invalidate` is not supported with a cluster URL")
-        self.url = url
+        self.url = url = expand_env(url)
         self.prefix = prefix
         self.timeout = timeout if timeout > 0 else DEFAULT_TIMEOUT
         self.cache_ttl = cache_ttl
@@ -349,6 +372,7 @@ class RedisUpstreams:
         origin: str = "",
     ) -> None:
         _import_redis()
+        url = expand_env(url)
         self.key = key
         self.timeout = timeout if timeout > 0 else DEFAULT_TIMEOUT
         self.refresh = refresh if refresh > 0 else 5.0

@@ -274,3 +274,23 @@ def test_redact() -> None:
     assert redact("redis://:hunter2@db:6379/0") == "redis://:***@db:6379/0"
     assert redact("rediss://app:hunter2@db/1") == "rediss://app:***@db/1"
     assert redact("redis://db:6379") == "redis://db:6379"
+
+
+async def test_password_comes_from_the_environment(
+    r: redis.Redis, redis_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r.set("walmart", "127.0.0.1:8081")
+    r.config_set("requirepass", "p@ss/w:rd")
+    url = f"redis://:{{env.RPC_TEST_REDIS_PASSWORD}}@127.0.0.1:{redis_port}/0"
+    monkeypatch.setenv("RPC_TEST_REDIS_PASSWORD", "p@ss/w:rd")
+    async with lookup(redis_port) as anonymous:
+        with pytest.raises(ShardUnavailable, match="Authentication"):
+            await anonymous.lookup("walmart")
+    source = RedisLookup(url, timeout=2.0)
+    try:
+        assert await source.lookup("walmart") == "127.0.0.1:8081"
+    finally:
+        await source.close()
+    monkeypatch.delenv("RPC_TEST_REDIS_PASSWORD")
+    with pytest.raises(ValueError, match="RPC_TEST_REDIS_PASSWORD"):
+        RedisLookup(url)
