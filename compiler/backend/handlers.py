@@ -30,7 +30,7 @@ F = TypeVar("F", bound=Emit)
 _EMITTERS: dict[type, Emit] = {}
 
 # Modules holding `@emits` functions; imported on first use.
-_MODULES = ("static",)
+_MODULES = ("static", "shard")
 
 
 def emits(*types: type) -> Callable[[F], F]:
