@@ -5,20 +5,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 import redis
 from aiohttp.test_utils import make_mocked_request
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from multidict import CIMultiDict
 
 from rpc.runtime.context import Ctx
 from rpc.runtime.dynamic import UpstreamSourceError
+from rpc.runtime.errors import HandlerError
+from rpc.runtime.jwt import JWTVerifier
 from rpc.runtime.placeholders import Placeholder, Template
 from rpc.runtime.rediskv import RedisLookup, RedisUpstreams, redact
-from rpc.runtime.shards import ShardUnavailable
+from rpc.runtime.shards import ShardRouter, ShardUnavailable
 from rpctest import procs
 
 pytestmark = pytest.mark.redis
@@ -294,3 +300,55 @@ async def test_password_comes_from_the_environment(
     monkeypatch.delenv("RPC_TEST_REDIS_PASSWORD")
     with pytest.raises(ValueError, match="RPC_TEST_REDIS_PASSWORD"):
         RedisLookup(url)
+
+
+# ---------------------------------------------------------------- with the router
+
+
+async def test_router_queries_redis_only_for_valid_tokens(
+    r: redis.Redis, redis_port: int, tmp_path: Path
+) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pub = tmp_path / "pub.pem"
+    pub.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    r.set("shard:walmart", "127.0.0.1:9001")
+    r.set("shard:poisoned", "http://169.254.169.254:80/latest")
+    r.set("shard:outside", "10.1.2.3:9001")
+
+    def request(customer: Any, **claims: Any) -> Ctx:
+        payload = {"customer": customer, "exp": int(time.time()) + 60, **claims}
+        token = jwt.encode(payload, key, "RS256")
+        headers = CIMultiDict({"Authorization": f"Bearer {token}", "X-Customer": "spoofed"})
+        return Ctx(make_mocked_request("GET", "/", headers=headers))
+
+    async def status(ctx: Ctx) -> int:
+        try:
+            await router(ctx)
+        except HandlerError as exc:
+            return exc.status
+        return 200
+
+    async with lookup(redis_port, prefix="shard:") as source:
+        router = ShardRouter(
+            jwt=JWTVerifier(algorithms=["RS256"], key_file=str(pub)),
+            source=source,
+            allow=["127.0.0.0/8"],
+        )
+        r.config_resetstat()
+        assert await status(request("../walmart")) == 401
+        assert await status(request("walmart\r\nX-Admin: 1")) == 401
+        assert await status(request("walmart", exp=int(time.time()) - 1)) == 401
+        assert gets(r) == 0
+        ok = request("walmart")
+        assert await status(ok) == 200
+        assert ok.vars["shard.upstream"] == "127.0.0.1:9001"
+        assert ok.headers.getall("X-Customer") == ["walmart"]
+        assert gets(r) == 1
+        assert await status(request("tesco")) == 403
+        assert await status(request("poisoned")) == 502
+        assert await status(request("outside")) == 502
+        assert gets(r) == 4
