@@ -186,10 +186,13 @@ class JWTVerifier:
     # ------------------------------------------------------------ keys (startup)
 
     def _load_key(self, jwt: Any, material: bytes) -> None:
+        source: Any = material
+        if material.lstrip().startswith(b"-----BEGIN CERTIFICATE-----"):
+            source = _certificate_key(material, self.origin)
         for alg in self.algorithms:
             impl = jwt.get_algorithm_by_name(alg)
             try:
-                key = _public(impl.prepare_key(material))
+                key = _public(impl.prepare_key(source))
             except (jwt.InvalidKeyError, ValueError, TypeError):
                 continue
             if (problem := impl.check_key_length(key)) is not None:
@@ -365,6 +368,16 @@ def _read_key(key_file: str, key_env: str, origin: str) -> bytes:
     if not material:
         raise ValueError(f"jwt ({origin}): the key is empty")
     return material
+
+
+def _certificate_key(material: bytes, origin: str) -> Any:
+    """The public key of a PEM certificate (identity providers often publish those)."""
+    from cryptography import x509
+
+    try:
+        return x509.load_pem_x509_certificate(material).public_key()
+    except ValueError as exc:
+        raise ValueError(f"jwt ({origin}): cannot read the certificate: {exc}") from None
 
 
 def _public(key: Any) -> Any:

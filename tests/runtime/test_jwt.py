@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import hmac
 import json
@@ -13,8 +14,10 @@ from typing import Any
 import jwt
 import pytest
 from aiohttp.test_utils import make_mocked_request
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.oid import NameOID
 from multidict import CIMultiDict
 
 from rpc.runtime import jwt as rjwt
@@ -423,3 +426,24 @@ def test_weak_rsa_key_is_refused(tmp_path: Path) -> None:
     path.write_bytes(pem(weak))
     with pytest.raises(ValueError, match="too weak"):
         JWTVerifier(algorithms=["RS256"], key_file=str(path))
+
+
+def test_certificate_key_file(tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> None:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "id.example")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(rsa_key.public_key())
+        .serial_number(1)
+        .not_valid_before(datetime.datetime(2020, 1, 1))
+        .not_valid_after(datetime.datetime(2040, 1, 1))
+        .sign(rsa_key, hashes.SHA256())
+    )
+    path = tmp_path / "cert.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    verifier = JWTVerifier(algorithms=["RS256"], key_file=str(path))
+    token = jwt.encode(claims(), rsa_key, "RS256")
+    assert verifier.customer(verifier.verify(make_ctx(bearer(token)))) == "waitrose"
+    with pytest.raises(ValueError, match="does not fit"):
+        JWTVerifier(algorithms=["HS256"], key_file=str(path))
