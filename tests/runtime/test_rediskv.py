@@ -104,6 +104,17 @@ async def test_concurrent_misses_share_one_get(r: redis.Redis, redis_port: int) 
     assert gets(r) == 1
 
 
+async def test_connections_are_pooled(r: redis.Redis, redis_port: int) -> None:
+    r.set("walmart", "127.0.0.1:8081")
+    r.config_resetstat()
+    before = int(r.info("stats")["total_connections_received"])
+    async with lookup(redis_port, cache_ttl=0.0) as source:
+        for _ in range(200):
+            assert await source.lookup("walmart") == "127.0.0.1:8081"
+    assert gets(r) == 200
+    assert int(r.info("stats")["total_connections_received"]) - before == 1
+
+
 async def test_a_cancelled_waiter_does_not_cancel_the_shared_lookup(
     r: redis.Redis, redis_port: int
 ) -> None:
