@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rpc.compiler.backend.emit import Emitter
+from rpc.compiler.backend.emit import Emitter, comment_text
 from rpc.compiler.ir.handlers import StaticError, StaticResponse
 from rpc.compiler.ir.matchers import MatchHost, MatchPath
 from rpc.compiler.ir.proxy import ReverseProxy
@@ -33,9 +33,14 @@ TABLE_MIN = 6
 
 @dataclass
 class Function:
+    """A generated `async def name(ctx)`; `doc` is sanitized, `lines` are generated code."""
+
     name: str
     doc: str
     lines: list[str]
+
+    def __post_init__(self) -> None:
+        self.doc = comment_text(self.doc)
 
 
 @dataclass
@@ -114,7 +119,7 @@ class RouteCompiler:
         return out, False
 
     def _route(self, route: Route, *, last: bool) -> tuple[list[str], bool]:
-        comment = [f"# {route.origin}"] if route.origin else []
+        comment = [f"# {comment_text(route.origin)}"] if route.origin else []
         if not route.match:
             stmts, ended = self._handlers(route, tail=last)
             return comment + stmts, ended
@@ -135,7 +140,9 @@ class RouteCompiler:
                 continue
             route = routes[k]
             stmts, _ = self._handlers(route, tail=False)
-            stmts = ([f"# {route.origin}"] if route.origin else []) + (stmts or ["pass"])
+            stmts = ([f"# {comment_text(route.origin)}"] if route.origin else []) + (
+                stmts or ["pass"]
+            )
             if not route.match:
                 out += ["else:" if out else "if True:", *_indent(stmts)]
                 break
@@ -185,7 +192,7 @@ class RouteCompiler:
         lookup = self.e.rt("match_path")
         head = f"(route := {table}.lookup({lookup}(ctx))) is not None"
         stmts = [
-            f"# {len(run)} routes from {run[0].origin or '?'}, found by path",
+            f"# {len(run)} routes from {comment_text(run[0].origin or '?')}, found by path",
             "if (reply := await route(ctx)) is not None:",
             "    return reply",
         ]
@@ -225,7 +232,7 @@ def server_route(rc: RouteCompiler, routes: tuple[Route, ...], doc: str) -> str:
         for host, idxs in sorted(by_host.items())
     }
     entries = ", ".join(f"{e.lit(host)}: ({', '.join(names)},)" for host, names in table.items())
-    hosts = e.declare("sites", "{" + entries + "}")
+    by_name = e.declare("sites", "{" + entries + "}")
     rest = e.declare("sites", "(" + "".join(f"{fns[i]}, " for i in others) + ")")
     name = e.name("r")
     rc.functions.append(
@@ -233,7 +240,7 @@ def server_route(rc: RouteCompiler, routes: tuple[Route, ...], doc: str) -> str:
             name,
             doc,
             [
-                f"for site in {hosts}.get(ctx.host, {rest}):",
+                f"for site in {by_name}.get(ctx.host, {rest}):",
                 f"    if (reply := await site(ctx)) is not {e.rt('NOMATCH')}:",
                 "        return reply",
                 "return None",
