@@ -9,7 +9,7 @@ installs only what its Caddyfile uses. This package never imports the compiler.
 
 from __future__ import annotations
 
-from rpc.runtime import cel
+from rpc.runtime import cel, trace
 from rpc.runtime.app import (
     App,
     Certificate,
@@ -99,4 +99,5 @@ __all__ = [
     "compile_regex",
     "main",
     "match_path",
+    "trace",
 ]

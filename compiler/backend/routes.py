@@ -20,12 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rpc.compiler.backend.emit import Emitter, comment_text
-from rpc.compiler.ir.handlers import StaticError, StaticResponse
+from rpc.compiler.ir.handlers import Invoke, StaticError, StaticResponse
 from rpc.compiler.ir.matchers import MatchHost, MatchPath
 from rpc.compiler.ir.proxy import ReverseProxy
-from rpc.compiler.ir.routes import Handler, MatcherSet, Route, Subroute
+from rpc.compiler.ir.routes import Handler, Matcher, MatcherSet, Route, Subroute
 
-__all__ = ["RouteCompiler", "server_route"]
+__all__ = ["STUBBED", "RouteCompiler", "TraceEntry", "server_route"]
 
 # A run of at least this many table-eligible routes is dispatched by a table.
 TABLE_MIN = 6
@@ -43,15 +43,38 @@ class Function:
         self.doc = comment_text(self.doc)
 
 
+@dataclass(frozen=True)
+class TraceEntry:
+    """What trace number `k` stands for in a module compiled in trace mode."""
+
+    kind: str  # "route" (a matcher check) or "handler"
+    origin: str
+    route: Route | None = None
+    handler: Handler | None = None
+    stubbed: bool = False  # reaches the network: `rpc explain` answers for it
+
+
+# Handlers that would contact other machines; in trace mode they are described, not run.
+STUBBED = frozenset({"ReverseProxy", "ShardRouter"})
+
+
 @dataclass
 class RouteCompiler:
-    """Compiles route lists into functions; handler objects come from `handler_expr`."""
+    """Compiles route lists into functions; handler objects come from `handler_expr`.
+
+    With `trace`, every matcher check and handler call goes through
+    `rpc.runtime.trace` (numbered by `traces`), and path tables are not used,
+    so `rpc explain` sees each route tried in order.
+    """
 
     e: Emitter
     handler_expr: Callable[[Handler], str]
     condition: Callable[[MatcherSet], str]
+    matcher_condition: Callable[[Matcher], str] | None = None
+    trace: bool = False
     functions: list[Function] = field(default_factory=list)
     named: dict[str, str] = field(default_factory=dict)  # named route → function name
+    traces: list[TraceEntry] = field(default_factory=list)
 
     # ------------------------------------------------------------ entry points
 
@@ -65,15 +88,21 @@ class RouteCompiler:
         """The awaitable expression running handler `h`."""
         if isinstance(h, Subroute):
             origin = f" at {h.origin}" if h.origin else ""
-            return f"{self.route_list(h.routes, f'Routes of the block{origin}.')}(ctx)"
-        from rpc.compiler.ir.handlers import Invoke
-
-        if isinstance(h, Invoke):
-            target = self.named.get(h.name)
-            if target is None:
-                raise KeyError(h.name)
+            target = self.route_list(h.routes, f"Routes of the block{origin}.")
+        elif isinstance(h, Invoke):
+            target = self.named[h.name]
+        else:
+            target = self.handler_expr(h)
+        if not self.trace:
             return f"{target}(ctx)"
-        return f"{self.handler_expr(h)}(ctx)"
+        k = self._trace_entry(
+            TraceEntry("handler", h.origin, handler=h, stubbed=type(h).__name__ in STUBBED)
+        )
+        return f"{self.e.rt('trace')}.handler(ctx, {k}, {target})"
+
+    def _trace_entry(self, entry: TraceEntry) -> int:
+        self.traces.append(entry)
+        return len(self.traces) - 1
 
     # ------------------------------------------------------------ bodies
 
@@ -151,6 +180,14 @@ class RouteCompiler:
         return out
 
     def _match(self, route: Route) -> str:
+        if self.trace and self.matcher_condition is not None:
+            k = self._trace_entry(TraceEntry("route", route.origin, route=route))
+            mc = self.matcher_condition
+            sets = "".join(
+                "(" + "".join(f"lambda: {mc(m)}, " for m in ms.matchers) + "), "
+                for ms in route.match
+            )
+            return f"{self.e.rt('trace')}.match(ctx, {k}, ({sets}))"
         conds = [self.condition(ms) for ms in route.match]
         return conds[0] if len(conds) == 1 else " or ".join(f"({c})" for c in conds)
 
@@ -159,6 +196,8 @@ class RouteCompiler:
     def _table_run(self, routes: tuple[Route, ...], i: int) -> list[Route]:
         """Consecutive routes where the first matching one (by literal path) alone runs."""
         run: list[Route] = []
+        if self.trace:
+            return run
         group = routes[i].group
         for route in routes[i:]:
             if _literal_paths(route) is None:
