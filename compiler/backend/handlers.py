@@ -48,9 +48,10 @@ def emits(*types: type) -> Callable[[F], F]:
 
 def handler(e: Emitter, rc: RouteCompiler, h: Handler) -> str:
     """The expression for handler `h` (a declared runtime object)."""
-    if not _EMITTERS:
-        for module in _MODULES:
-            importlib.import_module(f"rpc.compiler.backend.{module}")
+    # Import every emitter module, even when one was already imported directly
+    # (the proxy emitter imports `shard`): a non-empty registry is not a full one.
+    for module in _MODULES:
+        importlib.import_module(f"rpc.compiler.backend.{module}")
     fn = _EMITTERS.get(type(h))
     if fn is None:
         name = h.CADDY_TAG[1] if h.CADDY_TAG else type(h).__name__
