@@ -25,6 +25,7 @@ SCENARIOS: dict[str, tuple[str, list[Request]]] = {
             respond /arr "[1, 2"
             respond /code "made" 201
             respond /ph "{method} {path} {query} {host} {uri} {unknown.thing}"
+            respond /br `braces {} {{}} \\{x\\} {"a": {"b": 1}} {$NOPE} {env.NOPE}`
             respond /hdr "x" {
                 close
             }
@@ -33,6 +34,7 @@ SCENARIOS: dict[str, tuple[str, list[Request]]] = {
         """,
         [
             ("GET", "/empty", {}),
+            ("GET", "/br", {}),
             ("GET", "/json", {}),
             ("GET", "/arr", {}),
             ("GET", "/code", {}),
