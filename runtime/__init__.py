@@ -31,6 +31,7 @@ from rpc.runtime.filematch import MatchFile
 from rpc.runtime.fileserver import FileServer
 from rpc.runtime.headers import HeaderOps, Headers, Replacement
 from rpc.runtime.health import ActiveHealthCheck, PassiveHealth
+from rpc.runtime.jwt import JWTAuth, JWTVerifier
 from rpc.runtime.logappend import LogAppend
 from rpc.runtime.matchers import (
     MatchClientIP,
@@ -71,6 +72,7 @@ from rpc.runtime.proxy import (
     ReverseProxy,
     start_health_checks,
 )
+from rpc.runtime.rediskv import RedisLookup, RedisUpstreams
 from rpc.runtime.requestbody import RequestBody
 from rpc.runtime.respmatch import ResponseMatcher
 from rpc.runtime.rewrite import (
@@ -83,6 +85,7 @@ from rpc.runtime.rewrite import (
 )
 from rpc.runtime.routing import NOMATCH, PathTable
 from rpc.runtime.server import main
+from rpc.runtime.shards import InlineMap, MapFile, ShardRouter
 from rpc.runtime.static import StaticError, StaticResponse
 from rpc.runtime.transport import Transport, client_tls
 from rpc.runtime.typedefs import Reply
@@ -116,12 +119,16 @@ __all__ = [
     "HeaderOps",
     "Headers",
     "IPHash",
+    "InlineMap",
     "Instrumented",
+    "JWTAuth",
+    "JWTVerifier",
     "LeastConn",
     "Log",
     "LogAppend",
     "Map",
     "MapEntry",
+    "MapFile",
     "MatchClientIP",
     "MatchExpression",
     "MatchFile",
@@ -148,6 +155,8 @@ __all__ = [
     "QueryReplace",
     "Random",
     "RandomChoose",
+    "RedisLookup",
+    "RedisUpstreams",
     "RegexReplace",
     "Replacement",
     "Reply",
@@ -160,6 +169,7 @@ __all__ = [
     "SRVUpstreams",
     "ServerConfig",
     "ServerLogs",
+    "ShardRouter",
     "StaticError",
     "StaticResponse",
     "SubstringReplace",

@@ -107,3 +107,24 @@ def test_jwt_alone_and_dynamic_redis() -> None:
         "url": "redis://127.0.0.1:6379",
         "key": "replicas:{http.auth.jwt.customer}",
     }
+
+
+def test_redis_password_only_from_the_environment() -> None:
+    ok = "alg RS256\n\t\tkey_file k\n\t\tredis redis://:{env.REDIS_PASSWORD}@r:6379/0"
+    (h,) = handlers(router(base=ok))
+    assert h["source"]["url"] == "redis://:{env.REDIS_PASSWORD}@r:6379/0"
+    for url in ("redis://:hunter2@r:6379/0", "rediss://app:hunter2@r/1"):
+        diag = adapt_error(
+            ":80 {\n" + router(base=f"alg RS256\n\t\tkey_file k\n\t\tredis {url}") + "\n}\n"
+        )
+        assert diag.code == "RPC303"
+        assert "password" in diag.message
+    diag = adapt_error(
+        ":80 {\n\treverse_proxy {\n\t\tdynamic redis redis://:pw@127.0.0.1:6379 k\n\t}\n}\n"
+    )
+    assert "password" in diag.message
+
+
+def test_allow_accepts_ipv6_addresses() -> None:
+    (h,) = handlers(router("allow ::1 fd00::/8 :8080"))
+    assert h["allow"] == ["::1", "fd00::/8", ":8080"]

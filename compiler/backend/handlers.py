@@ -30,7 +30,18 @@ F = TypeVar("F", bound=Emit)
 _EMITTERS: dict[type, Emit] = {}
 
 # Modules holding `@emits` functions; imported on first use.
-_MODULES = ("static", "proxy", "headers", "rewrite", "vars", "encode", "files", "auth", "misc")
+_MODULES = (
+    "static",
+    "proxy",
+    "headers",
+    "rewrite",
+    "vars",
+    "encode",
+    "files",
+    "auth",
+    "misc",
+    "shard",
+)
 
 
 def emits(*types: type) -> Callable[[F], F]:
@@ -48,8 +59,8 @@ def emits(*types: type) -> Callable[[F], F]:
 
 def handler(e: Emitter, rc: RouteCompiler, h: Handler) -> str:
     """The expression for handler `h` (a declared runtime object)."""
-    # Import every emitter module (not just "any registered": importing the
-    # matcher conditions already registers the file family's emitters).
+    # Import every emitter module, even when one was already imported directly
+    # (the proxy emitter imports `shard`): a non-empty registry is not a full one.
     for module in _MODULES:
         importlib.import_module(f"rpc.compiler.backend.{module}")
     fn = _EMITTERS.get(type(h))

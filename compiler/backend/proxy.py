@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from rpc.compiler.backend.emit import Emitter, Unsupported
 from rpc.compiler.backend.handlers import emits
 from rpc.compiler.backend.headers import header_ops, regexp, response_matcher
+from rpc.compiler.backend.shard import redis_upstreams
 from rpc.compiler.ir.base import Duration
 from rpc.compiler.ir.handlers import CopyResponse, CopyResponseHeaders
 from rpc.compiler.ir.proxy import (
@@ -42,6 +43,7 @@ from rpc.compiler.ir.proxy import (
     URIHash,
     WeightedRoundRobin,
 )
+from rpc.compiler.ir.shard import RedisUpstreams
 
 if TYPE_CHECKING:
     from rpc.compiler.backend.routes import RouteCompiler
@@ -107,6 +109,8 @@ def source(e: Emitter, s: DynamicSource) -> str:
             "grace_period": _secs(s.grace_period),
         }
         return f"{e.rt('SRVUpstreams')}({e.kwargs(**fields)})"
+    if isinstance(s, RedisUpstreams):
+        return redis_upstreams(e, s)
     if isinstance(s, MultiUpstreams):
         inner = "".join(source(e, x) + ", " for x in s.sources)
         return f"{e.rt('MultiUpstreams')}(({inner}))"

@@ -326,6 +326,7 @@ def _source(d: Dispenser) -> ShardSource:
             code="RPC303",
             hint=f"use one of {', '.join(s + '://' for s in REDIS_SCHEMES)}",
         )
+    _check_password(d, url)
     values: dict[str, object] = {}
     nesting = d.nesting
     while d.next_block(nesting):
@@ -351,6 +352,22 @@ def _source(d: Dispenser) -> ShardSource:
                 ),
             )
     return RedisLookup(url=url, span=span, **values)  # type: ignore[arg-type]
+
+
+def _check_password(d: Dispenser, url: str) -> None:
+    """A password in a Redis URL must come from the environment at run time."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password and not re.fullmatch(r"\{env\.[A-Za-z_][A-Za-z0-9_]*\}", password):
+        raise d.error(
+            "a Redis password cannot be written into the URL: it would be copied into the"
+            " generated module",
+            code="RPC303",
+            hint="write it as redis://:{env.REDIS_PASSWORD}@host:6379 and set the variable"
+            " where the proxy runs ({$VAR} would still copy it in at compile time)",
+        )
 
 
 def _one_arg_before_block(d: Dispenser) -> str:
@@ -381,7 +398,7 @@ def _shard_problem(value: str) -> str | None:
 
 
 def _allow_problem(entry: str) -> str | None:
-    if entry.startswith(":"):
+    if entry.startswith(":") and not entry.startswith("::"):
         return None if entry[1:].isdigit() and 0 < int(entry[1:]) < 65536 else "bad port"
     if "/" in entry:
         try:
@@ -410,6 +427,7 @@ def _dynamic_redis(d: Dispenser) -> DynamicSource:
     url, key = args
     if urlsplit(url).scheme not in REDIS_SCHEMES:
         raise d.error(f"unsupported Redis URL scheme in {url!r}", code="RPC303")
+    _check_password(d, url)
     values: dict[str, object] = {}
     while d.next_block(0):
         opt = d.val
