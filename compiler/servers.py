@@ -326,8 +326,9 @@ def _build_server(
         elif val == "prefer_wildcard":
             auto = replace(auto, prefer_wildcard=True)
 
+    # In place, as Caddy does: the TLS app and the loggers see this order too.
+    _sort_sites(p.sites)
     sites = list(p.sites)
-    _sort_sites(sites)
 
     default_sni = options.get("default_sni", "")
     fallback_sni = options.get("fallback_sni", "")

@@ -101,7 +101,7 @@ class Server(Node):
     named_routes: tuple[tuple[str, Route], ...] = jfield(default=())
     tls_connection_policies: tuple[ConnectionPolicy, ...] = jfield(default=())
     automatic_https: AutoHTTPS | None = jfield(default=None)
-    strict_sni_host: bool | None = jfield(default=None)
+    strict_sni_host: bool | None = jfield(default=None, keep_zero=True)
     trusted_proxies: TrustedProxies | None = jfield(default=None)
     client_ip_headers: tuple[str, ...] = jfield(default=())
     trusted_proxies_strict: int = jfield(default=0)
