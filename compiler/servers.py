@@ -101,9 +101,11 @@ def network_address(host: str, port: str) -> str:
     network = ""
     if "/" in host:
         network, _, rest = host.partition("/")
-        if network.startswith("unix"):
-            return host
+        if network.startswith("unix") or network in ("fd", "fdgram"):
+            return host  # sockets and file descriptors have no port
         host = rest
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]  # `tcp6/[::]`: the brackets come back with the port
     address = join_host_port(host, port)
     return f"{network}/{address}" if network else address
 
@@ -158,9 +160,9 @@ def _consolidate(by_addr: dict[str, dict[str, list[SiteBlock]]]) -> list[Pairing
     pairings: list[Pairing] = []
     for addr in sorted(by_addr):
         for prot in sorted(by_addr[addr]):
-            if prot not in by_addr[addr]:
-                continue
-            sites = by_addr[addr][prot]
+            # A protocol an earlier round already took still makes a (siteless) pairing:
+            # Caddy lists an address's protocols before consolidating, and emits it.
+            sites = by_addr[addr].get(prot, [])
             listeners: dict[str, set[str]] = {}
             for other in list(by_addr):
                 for other_prot in list(by_addr[other]):

@@ -96,6 +96,8 @@ def app_expr(e: Emitter, rc: RouteCompiler, config: Config) -> str:
     internal: list[str] = []
     acme: list[str] = []
     for server in http.servers:
+        if not server.listen:
+            continue  # Caddy's JSON can hold a server without listeners; it serves nothing
         entry = server_route(
             rc, server.routes, f"Requests to {server.name} ({', '.join(server.listen)})."
         )
