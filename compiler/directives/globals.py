@@ -9,6 +9,8 @@ registered by their apps). TLS options are in `tlsoptions.py`, `servers` in
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rpc.compiler.directives.helper import Lowering
 from rpc.compiler.directives.logmodules import parse_log
 from rpc.compiler.directives.modparse import unknown_module
@@ -142,18 +144,14 @@ def parse_log_option(d: Dispenser, lowering: Lowering) -> list[SiteLog]:
 
 @option("metrics")
 def parse_metrics(d: Dispenser, lowering: Lowering) -> ServerMetrics:
-    """`metrics { per_host; observe_catchall_hosts }`: Prometheus metrics of the HTTP app."""
+    """`metrics { per_host; observe_catchall_hosts; otlp }`: metrics of the HTTP app."""
     d.next()
     metrics = ServerMetrics(span=d.head_span)
+    # Caddy reads every token of the block as an option name, arguments included.
     while d.next_block(0):
-        if d.val == "per_host":
-            metrics = ServerMetrics(
-                per_host=True, observe_catchall_hosts=metrics.observe_catchall_hosts
-            )
-        elif d.val == "observe_catchall_hosts":
-            metrics = ServerMetrics(per_host=metrics.per_host, observe_catchall_hosts=True)
-        else:
+        if d.val not in ("per_host", "observe_catchall_hosts", "otlp"):
             raise d.error(f"unrecognized servers option '{d.val}'", code="RPC301")
+        metrics = replace(metrics, **{d.val: True})
     return metrics
 
 

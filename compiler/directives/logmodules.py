@@ -154,8 +154,9 @@ def _writer(d: Dispenser) -> Module:
 
 
 def _file_writer(d: Dispenser) -> Module:
-    """`file <filename> { mode, roll_disabled, roll_size, roll_uncompressed, roll_local_time,
-    roll_keep, roll_keep_for, roll_interval, roll_minutes, roll_at, backup_time_format }`."""
+    """`file <filename> { mode, dir_mode, roll_disabled, roll_size, roll_uncompressed,
+    roll_compression, roll_local_time, roll_keep, roll_keep_for, roll_interval, roll_minutes,
+    roll_at, backup_time_format }`."""
     d.next()
     filename = _arg(d)
     if d.next_arg():
@@ -164,7 +165,19 @@ def _file_writer(d: Dispenser) -> Module:
     while d.next_block(0):
         opt = d.val
         if opt == "mode":
-            s["mode"] = _file_mode(d, _all1(d))
+            s["mode"] = f"{_file_mode(d, _all1(d)):04o}"
+        elif opt == "dir_mode":
+            text = _all1(d)
+            if text != "from_file":
+                _file_mode(d, text, "dir_mode")
+            s["dir_mode"] = text  # kept as written
+        elif opt == "roll_compression":
+            text = _all1(d)
+            if text not in ("none", "gzip", "zstd"):
+                raise d.error(
+                    "parsing roll_compression: must be 'none', 'gzip' or 'zstd'", code="RPC303"
+                )
+            s["roll_compression"] = text
         elif opt == "roll_disabled":
             s["roll"] = False
             if d.next_arg():
@@ -191,12 +204,12 @@ def _file_writer(d: Dispenser) -> Module:
         elif opt == "roll_interval":
             s["roll_interval"] = duration(d, _all1(d), "parsing roll_interval duration: {err}")
         elif opt == "roll_minutes":
-            parts = _all1(d).split(",")
             s["roll_minutes"] = tuple(
-                atoi(d, p.strip(" "), "parsing roll_minutes number: {err}") for p in parts
+                atoi(d, p, "parsing roll_minutes number: {err}")
+                for p in _list_arg(d, "roll_minutes")
             )
         elif opt == "roll_at":
-            s["roll_at"] = tuple(p.strip(" ") for p in _all1(d).split(","))
+            s["roll_at"] = tuple(_list_arg(d, "roll_at"))
         elif opt == "backup_time_format":
             s["backup_time_format"] = _all1(d)
         else:
@@ -204,11 +217,35 @@ def _file_writer(d: Dispenser) -> Module:
     return _module("output", "file", s)
 
 
-def _file_mode(d: Dispenser, text: str) -> str:
+def _file_mode(d: Dispenser, text: str, what: str = "mode") -> int:
+    """An octal permission (Go's `ParseUint(s, 8, 32)` after padding to four digits)."""
     padded = text.rjust(4, "0")
-    if not re.fullmatch(r"[0-7]+", padded) or int(padded, 8) >= 1 << 32:
-        raise d.error(f'parsing mode: strconv.ParseUint: parsing "{padded}": invalid syntax')
-    return f"{int(padded, 8):04o}"
+    if not re.fullmatch(r"[0-7]+", padded):
+        raise d.error(
+            f'parsing {what}: strconv.ParseUint: parsing "{padded}": invalid syntax',
+            code="RPC303",
+        )
+    if int(padded, 8) >= 1 << 32:
+        raise d.error(
+            f'parsing {what}: strconv.ParseUint: parsing "{padded}": value out of range',
+            code="RPC303",
+        )
+    return int(padded, 8)
+
+
+def _list_arg(d: Dispenser, what: str) -> list[str]:
+    """All remaining arguments, each split at commas (`roll_at`, `roll_minutes`)."""
+    args = d.remaining_args()
+    if not args:
+        raise d.arg_err()
+    out = []
+    for arg in args:
+        for part in arg.split(","):
+            part = part.strip()
+            if not part:
+                raise d.error(f"parsing {what}: empty value", code="RPC303")
+            out.append(part)
+    return out
 
 
 def _net_writer(d: Dispenser) -> Module:

@@ -80,6 +80,7 @@ class ServerMetrics(Node):
 
     per_host: bool = jfield(default=False)
     observe_catchall_hosts: bool = jfield(default=False)
+    otlp: bool = jfield(default=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
