@@ -25,7 +25,7 @@ __all__ = ["OPTIONS", "evaluate", "option"]
 OptionParser = Callable[[Dispenser, Lowering], Any]
 OPTIONS: dict[str, OptionParser] = {}
 # Options whose values accumulate in a list instead of overwriting.
-ACCUMULATE = frozenset({"servers", "log", "default_bind", "cert_issuer"})
+ACCUMULATE = frozenset({"servers", "log", "default_bind", "cert_issuer", "tls_automate_names"})
 
 
 def option(name: str) -> Callable[[OptionParser], OptionParser]:

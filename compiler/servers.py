@@ -389,7 +389,7 @@ def _build_server(
                 skip.append(a.host)
                 auto_set = True
             has_tls = bool(site.pile.get("tls.connection_policy")) or (
-                a.host != "" and auto_set and a.host not in skip
+                a.host != "" and a.host not in skip
             )
             if a.scheme == "https" or (a.scheme != "http" and a.port != http_port and has_tls):
                 qualifies_for_tls = True

@@ -226,7 +226,9 @@ def _base_policy(options: dict[str, Any], always: bool) -> _Policy | None:
             try:
                 _fill_acme_defaults(ref, options)
             except TLSBuildError as exc:
-                raise TLSBuildError(f"filling in global issuer defaults for issuer {i}: {exc}")
+                raise TLSBuildError(
+                    f"filling in global issuer defaults for issuer {i}: {exc}"
+                ) from None
     if has_ocsp:
         ap.disable_ocsp_stapling = bool(options["ocsp_stapling"])
     if has_ratio:
@@ -365,9 +367,13 @@ def _build(pairings: list[Pairing], lowering: Lowering) -> TLSApp | None:
                     for other in site.addresses:
                         if other.original == addr.original:
                             continue
-                        if other.host and other.scheme != "http" and other.port != http_port:
-                            if other.host not in shared_hosts:
-                                shared_hosts.append(other.host)
+                        if (
+                            other.host
+                            and other.scheme != "http"
+                            and other.port != http_port
+                            and other.host not in shared_hosts
+                        ):
+                            shared_hosts.append(other.host)
                     break
 
     policies: list[_Policy] = []

@@ -202,6 +202,16 @@ def parse_tls_resolvers(d: Dispenser, lowering: Lowering) -> tuple[str, ...]:
     return tuple(args)
 
 
+@option("tls_automate_names")
+def parse_tls_automate_names(d: Dispenser, lowering: Lowering) -> list[str]:
+    """`tls_automate_names <names...>`: manage certificates for names no site serves."""
+    d.next()
+    names = d.remaining_args()
+    if not names:
+        raise d.arg_err()
+    return names
+
+
 @option("renewal_window_ratio")
 def parse_renewal_window_ratio(d: Dispenser, lowering: Lowering) -> float:
     """`renewal_window_ratio <0..1>`: renew when this fraction of a lifetime remains."""

@@ -1,0 +1,209 @@
+"""Global options (servers, ports, admin, storage, TLS and ACME defaults, pki, metrics):
+Caddy's JSON checked against the real caddy, and rpc's own error codes."""
+
+from __future__ import annotations
+
+import pytest
+
+from rpctest.lowering import adapt_error
+from rpctest.oracle import assert_same_as_caddy
+
+
+def opts(*lines: str, sites: str = "example.com {\n}\n") -> str:
+    return "{\n" + "\n".join("\t" + ln.replace("\n", "\n\t") for ln in lines) + "\n}\n" + sites
+
+
+def servers(*lines: str, addr: str = "", sites: str = ":80 {\n}\n") -> str:
+    body = "\n".join("\t" + ln.replace("\n", "\n\t") for ln in lines)
+    head = f"servers {addr}".rstrip()
+    return opts(f"{head} {{\n{body}\n}}", sites=sites)
+
+
+SERVERS = [
+    servers("timeouts {\n\tread_body 10s\n\tread_header 5s\n\twrite 30s\n\tidle 2m\n}"),
+    servers("timeouts {\n\tread_body x\n}"),
+    servers("timeouts {\n\tbogus 1s\n}"),
+    servers("timeouts {\n\tidle\n}"),
+    servers("trusted_proxies static private_ranges"),
+    servers("trusted_proxies static 10.0.0.0/8 192.168.1.1"),
+    servers("trusted_proxies static"),
+    servers("trusted_proxies"),
+    servers("trusted_proxies cloudflare"),
+    servers("trusted_proxies static private_ranges", "trusted_proxies_strict"),
+    servers("trusted_proxies_strict x"),
+    servers("trusted_proxies_unix"),
+    servers("client_ip_headers X-Real-IP X-Forwarded-For"),
+    servers("client_ip_headers A A"),
+    servers("max_header_size 5MB"),
+    servers("max_header_size 1.5kb"),
+    servers("max_header_size huge"),
+    servers("max_header_size"),
+    servers("keepalive_interval 30s"),
+    servers("keepalive_interval nope"),
+    servers("keepalive_idle 1m", "keepalive_count 5"),
+    servers("keepalive_count x"),
+    servers("protocols h1 h2"),
+    servers("protocols h1 h2c h3"),
+    servers("protocols h4"),
+    servers("protocols h1 h1"),
+    servers("protocols"),
+    servers("strict_sni_host"),
+    servers("strict_sni_host on"),
+    servers("strict_sni_host insecure_off"),
+    servers("strict_sni_host maybe"),
+    servers("log_credentials"),
+    servers("log_credentials x"),
+    servers("enable_full_duplex"),
+    servers("trace"),
+    servers("0rtt off"),
+    servers("0rtt on"),
+    servers("metrics"),
+    servers("metrics {\n\tper_host\n}"),
+    servers("name web", addr=":80"),
+    servers("name web"),
+    servers("bogus"),
+    servers("listener_wrappers {\n\thttp_redirect\n\ttls\n}"),
+    servers(
+        "listener_wrappers {\n\tproxy_protocol {\n\t\ttimeout 2s\n\t\tallow 10.0.0.0/8\n\t}\n\ttls\n}"
+    ),
+    servers("listener_wrappers {\n\tproxy_protocol {\n\t\tfallback_policy use\n\t}\n}"),
+    servers("listener_wrappers {\n\tproxy_protocol {\n\t\tfallback_policy maybe\n\t}\n}"),
+    servers("listener_wrappers {\n\tnope\n}"),
+    servers("idle 5s", addr=":81"),
+    opts(
+        "servers :80 {\n\tname plain\n}",
+        "servers :443 {\n\tname secure\n\tstrict_sni_host\n}",
+        sites="example.com {\n}\nhttp://example.com {\n}\n",
+    ),
+    opts("servers :80 {\n\tname a\n}", "servers :81 {\n\tname a\n}", sites=":80 {\n}\n:81 {\n}\n"),
+    opts("servers :80 {\n}", "servers :80 {\n}", sites=":80 {\n}\n"),
+    opts(
+        "servers {\n\tprotocols h1\n}",
+        "servers :81 {\n\tprotocols h2c\n}",
+        sites=":80 {\n}\n:81 {\n}\n",
+    ),
+]
+
+PORTS_AND_MISC = [
+    opts("http_port 8080", "https_port 8443"),
+    opts("http_port x"),
+    opts("http_port"),
+    opts("https_port 1 2"),
+    opts("debug"),
+    opts("grace_period 10s", "shutdown_delay 5s"),
+    opts("grace_period nope"),
+    opts("admin off"),
+    opts("admin localhost:2020"),
+    opts("admin {\n\torigins a.com b.com\n\tenforce_origin\n}"),
+    opts("admin off {\n\torigins x\n}"),
+    opts("admin {\n\tbogus\n}"),
+    opts("persist_config off"),
+    opts("persist_config on"),
+    opts("admin localhost:2020", "persist_config off"),
+    opts("storage file_system /var/lib/caddy"),
+    opts("storage file_system {\n\troot /data\n}"),
+    opts("storage file_system"),
+    opts("storage redis"),
+    opts("storage"),
+    opts("storage_check off"),
+    opts("storage_clean_interval 24h"),
+    opts("storage_clean_interval off"),
+    opts("storage_clean_interval x"),
+    opts("metrics"),
+    opts("metrics {\n\tper_host\n}"),
+    opts("metrics {\n\tper_host x\n}"),
+    opts("metrics {\n\totlp\n\tobserve_catchall_hosts\n}"),
+    opts("auto_https off"),
+    opts("auto_https disable_redirects"),
+    opts("auto_https disable_certs"),
+    opts("auto_https ignore_loaded_certs"),
+    opts("auto_https prefer_wildcard"),
+    opts("auto_https bogus"),
+    opts("default_sni example.com"),
+    opts("fallback_sni example.com"),
+    opts("default_bind 127.0.0.1"),
+    opts("default_bind 127.0.0.1 ::1"),
+    opts("default_bind tcp6/[::]"),
+    opts("default_bind {\n\tprotocols h1\n}"),
+    opts("bogus_option"),
+    opts("order bogus first"),
+]
+
+TLS_OPTIONS = [
+    opts("email admin@example.com"),
+    opts("email"),
+    opts("email a b"),
+    opts("acme_ca https://acme-staging-v02.api.letsencrypt.org/directory"),
+    opts("acme_ca https://ca.example/dir", "email me@example.com"),
+    opts("acme_ca_root /etc/ca.pem"),
+    opts("acme_eab {\n\tkey_id abc\n\tmac_key def\n}"),
+    opts("acme_eab {\n\tbogus x\n}"),
+    opts("acme_dns"),
+    opts("acme_dns cloudflare token"),
+    opts("dns cloudflare token"),
+    opts("local_certs"),
+    opts("local_certs", sites="example.com {\n}\nlocalhost {\n}\n"),
+    opts("skip_install_trust"),
+    opts("skip_install_trust", "local_certs"),
+    opts("key_type p256"),
+    opts("key_type rsa2048", "email a@b.c"),
+    opts("cert_issuer internal"),
+    opts("cert_issuer acme"),
+    opts("cert_issuer acme https://ca.example/dir {\n\temail me@example.com\n}"),
+    opts("cert_issuer acme {\n\tdisable_http_challenge\n\talt_tlsalpn_port 8443\n}"),
+    opts("cert_issuer zerossl KEY"),
+    opts("cert_issuer internal", "cert_issuer acme"),
+    opts("cert_issuer internal {\n\tca other\n\tlifetime 1d\n}"),
+    opts("cert_issuer bogus"),
+    opts("cert_issuer internal", "local_certs"),
+    opts("ocsp_stapling off"),
+    opts("ocsp_stapling on"),
+    opts("ocsp_interval 1h"),
+    opts("renew_interval 30m"),
+    opts("cert_lifetime 7d", "email a@b.c"),
+    opts("renewal_window_ratio 0.5"),
+    opts("renewal_window_ratio 2"),
+    opts("preferred_chains smallest"),
+    opts("preferred_chains {\n\troot_common_name ISRG\n}"),
+    opts("preferred_chains"),
+    opts("on_demand_tls {\n\task http://localhost:9000/check\n}"),
+    opts("on_demand_tls {\n\tpermission http {\n\t\tendpoint http://x/\n\t}\n}"),
+    opts("on_demand_tls {\n\tpermission http http://x/\n}"),
+    opts("on_demand_tls {\n\tinterval 2m\n}"),
+    opts("on_demand_tls {\n}"),
+    opts("on_demand_tls {\n\task a\n\task b\n}"),
+    opts("tls_resolvers 1.1.1.1 8.8.8.8"),
+    opts("tls_automate_names a.example.com localhost"),
+    opts("http_port 8080", "email a@b.c"),
+    opts("default_bind 10.0.0.1", "email a@b.c"),
+    opts("ech ech.example.com"),
+    opts("pki {\n\tca {\n\t\tname My CA\n\t\troot_cn Root\n\t\tintermediate_cn Inter\n\t}\n}"),
+    opts(
+        "pki {\n\tca custom {\n\t\tintermediate_lifetime 7d\n\t\troot {\n\t\t\tcert /r.pem\n\t\t\tkey /r.key\n\t\t}\n\t}\n}"
+    ),
+    opts("pki {\n\tca {\n\t\tbogus\n\t}\n}"),
+    opts("pki {\n\tca local\n}", "skip_install_trust"),
+]
+
+
+@pytest.mark.parametrize("text", SERVERS + PORTS_AND_MISC + TLS_OPTIONS)
+def test_same_json_as_caddy(text: str, caddy: str) -> None:
+    assert_same_as_caddy(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "fragment"),
+    [
+        (servers("bogus"), "RPC301", "unrecognized servers option 'bogus'"),
+        (servers("protocols h4"), "RPC308", "unknown protocol 'h4'"),
+        (servers("name web"), "RPC308", "without a listener address"),
+        (opts("servers :80 {\n}", "servers :80 {\n}"), "RPC307", "duplicate listener addresses"),
+        (opts("auto_https bogus"), "RPC308", "auto_https must be one of"),
+        (opts("persist_config on"), "RPC308", "persist_config must be 'off'"),
+        (opts("storage redis"), "RPC303", "module not registered: caddy.storage.redis"),
+        (opts("cert_issuer internal", "local_certs"), "RPC311", "local_certs is confusing"),
+    ],
+)
+def test_errors_name_the_problem(text: str, code: str, fragment: str) -> None:
+    diag = adapt_error(text)
+    assert (diag.code, fragment in diag.message) == (code, True), diag.message
