@@ -1,0 +1,145 @@
+"""The `tls` site directive (files, internal, email, options block) and the TLS app it
+builds with the global options: Caddy's JSON checked against the real caddy."""
+
+from __future__ import annotations
+
+import pytest
+
+from rpctest.lowering import adapt_error
+from rpctest.oracle import assert_same_as_caddy
+
+
+def site(*lines: str, addr: str = "example.com") -> str:
+    return addr + " {\n" + "\n".join("\t" + ln.replace("\n", "\n\t") for ln in lines) + "\n}\n"
+
+
+def tls_block(*lines: str, head: str = "tls", addr: str = "example.com") -> str:
+    body = "\n".join("\t" + ln.replace("\n", "\n\t") for ln in lines)
+    return site(f"{head} {{\n{body}\n}}", addr=addr)
+
+
+FORMS = [
+    site("tls cert.pem key.pem"),
+    site("tls cert.pem key.pem", addr="a.example.com, b.example.com"),
+    site("tls internal"),
+    site("tls internal", addr="localhost"),
+    site("tls admin@example.com"),
+    site("tls force_automate"),
+    site("tls bogus"),
+    site("tls a b c"),
+    site("tls"),
+    site("tls off"),
+    site("tls internal", addr=":8443"),
+    site("tls cert.pem key.pem", addr=":443"),
+    site("tls internal", addr="http://example.com"),
+    site("tls cert.pem key.pem") + site("tls cert.pem key.pem", addr="other.example.com"),
+    site("tls a.pem a.key") + site("tls b.pem b.key", addr="other.example.com"),
+    site("tls internal") + site("respond hi", addr="public.example.com"),
+    site("tls internal") + site("tls internal", addr="b.example.com"),
+    site("respond hi", addr="example.com, localhost, 127.0.0.1"),
+    site("respond hi", addr="*.example.com"),
+    site("respond hi", addr="*.*.example.com"),
+    site("respond hi", addr=":443, example.com"),
+    site("respond hi", addr=":443, localhost"),
+]
+
+OPTIONS = [
+    tls_block("protocols tls1.2"),
+    tls_block("protocols tls1.2 tls1.3"),
+    tls_block("protocols tls1.1"),
+    tls_block("protocols"),
+    tls_block("ciphers TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 TLS_AES_128_GCM_SHA256"),
+    tls_block("ciphers BOGUS"),
+    tls_block("curves x25519 secp256r1"),
+    tls_block("curves x448"),
+    tls_block("alpn h2 http/1.1"),
+    tls_block("alpn"),
+    tls_block("key_type p384"),
+    tls_block("key_type"),
+    tls_block("ca https://ca.example/dir"),
+    tls_block("ca https://ca.example/dir", "ca_root /root.pem"),
+    tls_block("eab KID MAC"),
+    tls_block("eab KID"),
+    tls_block("on_demand"),
+    tls_block("on_demand x"),
+    tls_block("reuse_private_keys"),
+    tls_block("renewal_window_ratio 0.3"),
+    tls_block("renewal_window_ratio 1.5"),
+    tls_block("insecure_secrets_log /tmp/keys"),
+    tls_block("load /certs"),
+    tls_block("bogus"),
+    tls_block("issuer internal"),
+    tls_block("issuer internal {\n\tca custom\n\tsign_with_root\n}"),
+    tls_block("issuer acme {\n\temail me@example.com\n\tdisable_tlsalpn_challenge\n}"),
+    tls_block("issuer acme https://ca.example/dir"),
+    tls_block("issuer acme {\n\tdir a\n\tdir b\n}"),
+    tls_block("issuer acme {\n\tpreferred_chains smallest\n}"),
+    tls_block("issuer acme {\n\tbogus\n}"),
+    tls_block("issuer zerossl KEY"),
+    tls_block("issuer internal", "issuer acme"),
+    tls_block("issuer bogus"),
+    tls_block("issuer internal", "ca https://ca.example/dir"),
+    tls_block("get_certificate http http://localhost:9000/cert"),
+    tls_block("get_certificate tailscale"),
+    tls_block("get_certificate bogus"),
+    tls_block("dns cloudflare tok"),
+    tls_block("resolvers 1.1.1.1"),
+    tls_block("propagation_delay 2m"),
+    tls_block(
+        "client_auth {\n\tmode require_and_verify\n\ttrust_pool file {\n\t\tpem_file /ca.pem\n\t}\n}"
+    ),
+    tls_block("client_auth {\n\tmode request\n}"),
+    tls_block("client_auth {\n\ttrust_pool inline {\n\t\ttrust_der MIIB\n\t}\n}"),
+    tls_block("client_auth {\n\ttrust_pool pki_root {\n\t\tauthority local\n\t}\n}"),
+    tls_block("client_auth {\n\tbogus\n}"),
+    tls_block("client_auth {\n\tverifier leaf {\n\t\tfile /leaf.pem\n\t}\n}"),
+    tls_block("protocols tls1.3", head="tls cert.pem key.pem"),
+    tls_block("on_demand", head="tls internal"),
+    tls_block("ca https://x/", head="tls internal"),
+    tls_block("protocols tls1.3", addr=":443"),
+    tls_block("protocols tls1.3", addr="http://example.com"),
+]
+
+WITH_OPTIONS = [
+    "{\n\temail me@example.com\n}\n" + site("tls internal"),
+    "{\n\temail me@example.com\n}\n" + site("tls cert.pem key.pem"),
+    "{\n\temail me@example.com\n}\n" + tls_block("issuer acme"),
+    "{\n\tacme_ca https://ca.example/dir\n}\n" + site("respond hi"),
+    "{\n\tacme_ca https://ca.example/dir\n}\n" + site("respond hi", addr="localhost"),
+    "{\n\tlocal_certs\n}\n" + tls_block("issuer acme"),
+    "{\n\tlocal_certs\n}\n" + site("respond hi", addr=":443"),
+    "{\n\tcert_issuer internal\n}\n" + tls_block("issuer acme", addr=":443"),
+    "{\n\tkey_type p256\n}\n" + tls_block("key_type rsa4096"),
+    "{\n\ton_demand_tls {\n\t\task http://x/\n\t}\n}\n" + tls_block("on_demand", addr=":443"),
+    "{\n\tacme_eab {\n\t\tkey_id K\n\t\tmac_key M\n\t}\n}\n" + tls_block("eab A B"),
+    "{\n\thttp_port 8080\n\temail a@b.c\n}\n" + site("bind 10.0.0.1"),
+    "{\n\tdefault_sni example.com\n}\n" + tls_block("protocols tls1.3"),
+    "{\n\tskip_install_trust\n}\n" + site("tls internal"),
+    "{\n\tauto_https disable_certs\n}\n" + site("respond hi", addr=":443, a.example.com"),
+    "{\n\tauto_https off\n}\n" + site("respond hi", addr=":443, a.example.com"),
+]
+
+
+@pytest.mark.parametrize("text", FORMS + OPTIONS + WITH_OPTIONS)
+def test_same_json_as_caddy(text: str, caddy: str) -> None:
+    assert_same_as_caddy(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "fragment"),
+    [
+        (site("tls bogus"), "RPC303", "single argument must either be"),
+        (tls_block("protocols tls1.1"), "RPC303", "wrong protocol name"),
+        (tls_block("bogus"), "RPC301", "unknown subdirective: bogus"),
+        (tls_block("issuer bogus"), "RPC303", "module not registered: tls.issuance.bogus"),
+        (tls_block("issuer internal", "ca https://x/"), "RPC311", "cannot mix issuer"),
+    ],
+)
+def test_errors_name_the_problem(text: str, code: str, fragment: str) -> None:
+    diag = adapt_error(text)
+    assert (diag.code, fragment in diag.message) == (code, True), diag.message
+
+
+def test_tls_off_hint_points_to_http_addresses() -> None:
+    diag = adapt_error(site("tls off"))
+    assert diag.hint is not None and "http://" in diag.hint
