@@ -17,6 +17,7 @@ from typing import Any
 
 from rpc.compiler.directives.modparse import atoi, duration, size, unmarshal_module
 from rpc.compiler.dispenser import Dispenser
+from rpc.compiler.ir.base import Duration
 from rpc.compiler.ir.logs import Logger, Module, Obj, Sampling, SiteLog
 from rpc.compiler.values import parse_duration
 
@@ -275,7 +276,15 @@ def _net_writer(d: Dispenser) -> Module:
 
 
 def _module(tag: str, name: str, settings: dict[str, object]) -> Module:
-    return Module(tag=tag, module=name, settings=tuple(settings.items()))
+    # Go's omitempty drops zero numbers and durations (but `false` booleans are pointers).
+    def zero(v: object) -> bool:
+        return (isinstance(v, int) and not isinstance(v, bool) and v == 0) or (
+            isinstance(v, Duration) and v.ns == 0
+        )
+
+    return Module(
+        tag=tag, module=name, settings=tuple((k, v) for k, v in settings.items() if not zero(v))
+    )
 
 
 # ---------------------------------------------------------------- encoders
