@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from rpc.compiler.directives.helper import Lowering
 from rpc.compiler.directives.logmodules import parse_log
-from rpc.compiler.directives.modparse import unknown_module
+from rpc.compiler.directives.modparse import kw, unknown_module
 from rpc.compiler.directives.site import bind_args
 from rpc.compiler.directives.tlsmodules import parse_storage
 from rpc.compiler.dispenser import Dispenser
@@ -151,7 +151,7 @@ def parse_metrics(d: Dispenser, lowering: Lowering) -> ServerMetrics:
     while d.next_block(0):
         if d.val not in ("per_host", "observe_catchall_hosts", "otlp"):
             raise d.error(f"unrecognized servers option '{d.val}'", code="RPC301")
-        metrics = replace(metrics, **{d.val: True})
+        metrics = replace(metrics, **kw(d.val, True))
     return metrics
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from rpc.compiler.directives.modparse import atoi, duration, size, unmarshal_module
+from rpc.compiler.directives.modparse import atoi, duration, kw, size, unmarshal_module
 from rpc.compiler.dispenser import Dispenser
 from rpc.compiler.ir.base import Duration
 from rpc.compiler.ir.logs import Logger, Module, Obj, Sampling, SiteLog
@@ -133,7 +133,7 @@ def _sampling(d: Dispenser) -> Sampling:
         elif sub in ("first", "thereafter"):
             text = _arg(d)
             value = atoi(d, text, f"failed to parse {sub}: {{err}}")
-            out = replace(out, **{sub: value})
+            out = replace(out, **kw(sub, value))
         else:
             raise d.error(f"unrecognized subdirective: {sub}", code="RPC301")
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rpc.compiler.dispenser import DirectiveError, Dispenser
 from rpc.compiler.ir.base import Duration
@@ -20,6 +20,7 @@ __all__ = [
     "MODULE_HINT",
     "atoi",
     "duration",
+    "kw",
     "parse_float",
     "size",
     "unknown_module",
@@ -56,6 +57,11 @@ def unmarshal_module(
     if parser is None:
         raise unknown_module(d, namespace + name)
     return parser(d.new_from_next_segment())
+
+
+def kw(name: str, value: object) -> dict[str, Any]:
+    """One keyword argument named at run time (for `dataclasses.replace`)."""
+    return {name: value}
 
 
 def atoi(d: Dispenser, text: str, fmt: str = "{err}") -> int:

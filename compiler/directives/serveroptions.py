@@ -286,11 +286,11 @@ def apply_server_options(servers: list[Server], lowering: Lowering) -> list[Serv
             names.add(entry.name)
     out = []
     for server in servers:
-        entry = next(
+        chosen = next(
             (e for e in entries if not e.listener_address or e.listener_address in server.listen),
             None,
         )
-        out.append(server if entry is None else _apply(server, entry))
+        out.append(server if chosen is None else _apply(server, chosen))
     return out
 
 

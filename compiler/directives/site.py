@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from rpc.compiler.directives.helper import ConfigValue, Helper
 from rpc.compiler.directives.logmodules import parse_log
-from rpc.compiler.directives.modparse import parse_float
+from rpc.compiler.directives.modparse import kw, parse_float
 from rpc.compiler.directives.registry import directive
 from rpc.compiler.directives.tlsmodules import (
     IssuerRef,
@@ -169,7 +169,7 @@ def parse_tls(h: Helper) -> list[ConfigValue]:
             for i, proto in enumerate(args[:2]):
                 if proto not in PROTOCOLS:
                     raise d.error(f"wrong protocol name or protocol not supported: '{proto}'")
-                cp = replace(cp, **{"protocol_min" if i == 0 else "protocol_max": proto})
+                cp = replace(cp, **kw("protocol_min" if i == 0 else "protocol_max", proto))
         elif opt == "ciphers":
             while d.next_arg():
                 if d.val not in CIPHER_SUITES:
@@ -226,7 +226,7 @@ def parse_tls(h: Helper) -> list[ConfigValue]:
             value = _dns_duration(d, opt, text)
             acme = dns_acme()
             key = "ttl" if opt == "dns_ttl" else opt
-            acme = replace(acme, challenges=with_dns(acme.challenges, **{key: value}))
+            acme = replace(acme, challenges=with_dns(acme.challenges, **kw(key, value)))
             dns_options.append(opt)
         elif opt == "dns_challenge_override_domain":
             domain = _one(d)
@@ -289,9 +289,9 @@ def parse_tls(h: Helper) -> list[ConfigValue]:
         # an explicit `ca` replaces the defaults.
         defaults = [IssuerRef(acme)] if acme.ca else default_issuers(acme.email)
         for ref in defaults:
-            value = ref.value
-            if isinstance(value, ACMEIssuer):
-                ref = IssuerRef(replace(acme, ca=value.ca))
+            base = ref.value
+            if isinstance(base, ACMEIssuer):
+                ref = IssuerRef(replace(acme, ca=base.ca))
             out.append(ConfigValue("tls.cert_issuer", ref))
     elif internal is not None:
         out.append(ConfigValue("tls.cert_issuer", IssuerRef(internal)))

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rpc.compiler.directives.modparse import atoi, duration, unknown_module, unmarshal_module
+from rpc.compiler.directives.modparse import atoi, duration, kw, unknown_module, unmarshal_module
 from rpc.compiler.dispenser import Dispenser
 from rpc.compiler.ir.base import Duration
 from rpc.compiler.ir.logs import Module, Obj
@@ -76,11 +76,12 @@ def default_issuers(email: str) -> list[IssuerRef]:
 
 def parse_issuer(d: Dispenser) -> IssuerNode:
     """`<issuer_name> [...]` (`issuer` in `tls`, the `cert_issuer` option)."""
-    return unmarshal_module(
-        d,
-        "tls.issuance.",
-        {"acme": parse_acme, "internal": parse_internal, "zerossl": parse_zerossl},
-    )
+    parsers: dict[str, Callable[[Dispenser], IssuerNode]] = {
+        "acme": parse_acme,
+        "internal": parse_internal,
+        "zerossl": parse_zerossl,
+    }
+    return unmarshal_module(d, "tls.issuance.", parsers)
 
 
 def dns_provider(d: Dispenser) -> Module:
@@ -98,7 +99,7 @@ def with_dns(challenges: Challenges | None, **changes: object) -> Challenges:
 def _port_challenge(ch: Challenges | None, which: str, **changes: object) -> Challenges:
     ch = ch or Challenges()
     current = getattr(ch, which) or PortChallenge()
-    return replace(ch, **{which: replace(current, **changes)})  # type: ignore[arg-type]
+    return replace(ch, **kw(which, replace(current, **changes)))
 
 
 def _arg(d: Dispenser) -> str:

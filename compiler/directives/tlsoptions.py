@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rpc.compiler.directives.helper import Lowering
-from rpc.compiler.directives.modparse import duration, parse_float
+from rpc.compiler.directives.modparse import duration, kw, parse_float
 from rpc.compiler.directives.tlsmodules import (
     IssuerRef,
     dns_provider,
@@ -100,7 +100,7 @@ def parse_acme_eab(d: Dispenser, lowering: Lowering) -> EAB:
             raise d.error(f"unrecognized parameter '{opt}'", code="RPC301")
         if not d.next_arg():
             raise d.arg_err()
-        eab = replace(eab, **{opt: d.val})
+        eab = replace(eab, **kw(opt, d.val))
     return eab
 
 
@@ -248,11 +248,11 @@ def parse_pki(d: Dispenser, lowering: Lowering) -> dict[str, PKICA]:
                 if not d.next_arg():
                     raise d.arg_err()
                 key = {"root_cn": "root_common_name", "intermediate_cn": "intermediate_common_name"}
-                ca = replace(ca, **{key.get(opt, opt): d.val})
+                ca = replace(ca, **kw(key.get(opt, opt), d.val))
             elif opt in ("intermediate_lifetime", "maintenance_interval"):
                 if not d.next_arg():
                     raise d.arg_err()
-                ca = replace(ca, **{opt: duration(d, d.val)})
+                ca = replace(ca, **kw(opt, duration(d, d.val)))
             elif opt == "renewal_window_ratio":
                 if not d.next_arg():
                     raise d.arg_err()
@@ -267,8 +267,8 @@ def parse_pki(d: Dispenser, lowering: Lowering) -> dict[str, PKICA]:
                     name = field[d.val]
                     if not d.next_arg():
                         raise d.arg_err()
-                    pair = replace(pair, **{name: d.val})
-                ca = replace(ca, **{opt: pair})
+                    pair = replace(pair, **kw(name, d.val))
+                ca = replace(ca, **kw(opt, pair))
             else:
                 raise d.error(f"unrecognized pki ca option '{opt}'", code="RPC301")
         cas[ca.id] = ca
