@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from rpc.compiler.addresses import Address, join_host_port, split_host_port
+from rpc.compiler.certnames import match_wildcard
 from rpc.compiler.directives.helper import ConfigValue, Lowering, build_subroute
 from rpc.compiler.gosort import slice_stable
 from rpc.compiler.ir.config import AutoHTTPS, Server, ServerLogs
@@ -356,6 +357,7 @@ def _build_server(
                 named.append((name, named_routes[name]))
 
     conn_policies: list[ConnectionPolicy] = []
+    unshielded: list[str] = []  # hosts of sites that add no connection policy of their own
     routes: list[Route] = []
     error_routes: list[Route] = []
     skip: list[str] = []
@@ -363,6 +365,7 @@ def _build_server(
         matchers = _site_matchers(site)
         hosts = site.hosts()
         force_automate = "tls.force_automate" in site.pile
+        before = len(conn_policies)
         for value in site.pile.get("tls.connection_policy", []):
             cp: ConnectionPolicy = value.value
             policy_hosts = list(hosts)
@@ -382,6 +385,8 @@ def _build_server(
             if not _policy_settings_empty(cp) or force_automate:
                 conn_policies.append(cp)
                 has_catch_all_policy = not policy_hosts
+        if len(conn_policies) == before:
+            unshielded.extend(h for h in hosts if h not in unshielded)
 
         for a in site.addresses:
             other_port = any(_port_of(ln) != http_port for ln in listen)
@@ -429,6 +434,7 @@ def _build_server(
     if auto_final is not None and auto_final == AutoHTTPS():
         auto_final = None
 
+    conn_policies = _shield_from_wildcard_client_auth(conn_policies, unshielded)
     if (
         qualifies_for_tls
         and not has_catch_all_policy
@@ -436,6 +442,15 @@ def _build_server(
     ):
         conn_policies.append(ConnectionPolicy(default_sni=default_sni, fallback_sni=fallback_sni))
 
+    try:
+        policies = _consolidate_policies(conn_policies)
+    except ValueError as exc:
+        diags.error(
+            "RPC311",
+            f"consolidating TLS connection policies for server {index}: {exc}",
+            sites[0].span if sites else None,
+        )
+        return None
     server = Server(
         name=f"srv{index}",
         listen=listen,
@@ -443,13 +458,38 @@ def _build_server(
         routes=tuple(_consolidate_routes(routes)),
         errors=tuple(error_routes),
         named_routes=tuple(named),
-        tls_connection_policies=tuple(_consolidate_policies(conn_policies)),
+        tls_connection_policies=tuple(policies),
         automatic_https=auto_final,
         logs=server_logs,
         span=sites[0].span if sites else None,
     )
     _check_schemes(server, sites, http_port, https_port, lowering)
     return server
+
+
+def _shield_from_wildcard_client_auth(
+    policies: list[ConnectionPolicy], hosts: list[str]
+) -> list[ConnectionPolicy]:
+    """Exempt specific hosts from a covering wildcard policy's client authentication.
+
+    Connection policies match first by SNI, so `*.example.com` with `client_auth`
+    would demand client certificates from `public.example.com`, a site that never
+    asked for them. Caddy 2.11 puts a copy of the wildcard's policy without client
+    authentication, for the hosts it covers, right above it.
+    """
+    shields: dict[int, list[str]] = {}
+    for host in hosts:
+        for i, cp in enumerate(policies):
+            if cp.client_authentication is not None and any(
+                "*" in w and match_wildcard(host, w) for w in cp.match_sni
+            ):
+                shields.setdefault(i, []).append(host)
+                break
+    out = list(policies)
+    for i in sorted(shields, reverse=True):
+        shield = replace(out[i], client_authentication=None, match_sni=tuple(sorted(shields[i])))
+        out.insert(i, shield)
+    return out
 
 
 def _port_of(listen: str) -> str:
@@ -469,24 +509,75 @@ def _consolidate_routes(routes: list[Route]) -> list[Route]:
 
 
 def _consolidate_policies(policies: list[ConnectionPolicy]) -> list[ConnectionPolicy]:
-    """Merge policies whose settings are identical (their SNI lists combine)."""
-    out: list[ConnectionPolicy] = []
-    for cp in policies:
-        for k, existing in enumerate(out):
-            same = replace(existing, match_sni=(), span=None) == replace(
-                cp, match_sni=(), span=None
-            )
-            if same and existing.match_sni and cp.match_sni:
-                merged = tuple(existing.match_sni) + tuple(
-                    s for s in cp.match_sni if s not in existing.match_sni
-                )
-                out[k] = replace(existing, match_sni=merged)
+    """Caddy's `consolidateConnPolicies`: catch-alls last, duplicates merged.
+
+    Raises ValueError when two policies for the same names conflict.
+    """
+    cps = list(policies)
+    slice_stable(cps, lambda a, b: not b.match_sni and bool(a.match_sni))
+    i = 0
+    while i < len(cps):
+        merged = False
+        for j in range(len(cps)):
+            if j == i:
+                continue
+            a, b = cps[i], cps[j]
+            if a == b:
+                del cps[j]
+                merged = True
                 break
-            if same and not existing.match_sni and not cp.match_sni:
+            # Adjacent policies differing only in their SNI lists become one.
+            if i == j - 1 and a.match_sni and b.match_sni and _same_settings(a, b):
+                cps[i] = replace(a, match_sni=a.match_sni + b.match_sni)
+                del cps[j]
+                merged = True
                 break
-        else:
-            out.append(cp)
-    return out
+            if a.match_sni == b.match_sni:
+                cps[i] = _merge_same_match(a, b)
+                del cps[j]
+                merged = True
+                break
+        if not merged:
+            i += 1
+    return cps
+
+
+def _same_settings(a: ConnectionPolicy, b: ConnectionPolicy) -> bool:
+    return replace(a, match_sni=()) == replace(b, match_sni=())
+
+
+def _merge_same_match(a: ConnectionPolicy, b: ConnectionPolicy) -> ConnectionPolicy:
+    """Two policies for the same names: fields set in only one are combined."""
+    what = "two policies with same match criteria have conflicting"
+    for field_name, label in (("alpn", "ALPN"), ("cipher_suites", "cipher suites")):
+        x, y = getattr(a, field_name), getattr(b, field_name)
+        if x and y and x != y:
+            raise ValueError(f"{what} {label}: {list(x)} vs. {list(y)}")
+    if a.client_authentication is None and b.client_authentication is not None:
+        raise ValueError(f"{what} client auth configuration")
+    if a.curves and b.curves and a.curves != b.curves:
+        raise ValueError(f"{what} curves: {list(a.curves)} vs. {list(b.curves)}")
+    for field_name, label in (
+        ("default_sni", "default SNI"),
+        ("fallback_sni", "fallback SNI"),
+        ("protocol_min", "min protocol"),
+        ("protocol_max", "max protocol"),
+    ):
+        x, y = getattr(a, field_name), getattr(b, field_name)
+        if x and y and x != y:
+            raise ValueError(f"{what} {label}: {x} vs. {y}")
+    tags = a.certificate_tags + tuple(t for t in b.certificate_tags if t not in a.certificate_tags)
+    return replace(
+        a,
+        alpn=a.alpn or b.alpn,
+        cipher_suites=a.cipher_suites or b.cipher_suites,
+        curves=a.curves or b.curves,
+        default_sni=a.default_sni or b.default_sni,
+        fallback_sni=a.fallback_sni or b.fallback_sni,
+        protocol_min=a.protocol_min or b.protocol_min,
+        protocol_max=a.protocol_max or b.protocol_max,
+        certificate_tags=tags,
+    )
 
 
 def _check_schemes(

@@ -11,12 +11,18 @@ issuer values that several policies point to.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rpc.compiler.addresses import split_host_port
 from rpc.compiler.caddyjson import value as json_value
+from rpc.compiler.certnames import (
+    match_wildcard,
+    subject_is_internal,
+    subject_is_ip,
+    subject_qualifies_for_cert,
+    subject_qualifies_for_public_cert,
+)
 from rpc.compiler.directives.helper import Lowering
 from rpc.compiler.directives.tlsmodules import IssuerRef, default_issuers
 from rpc.compiler.gosort import slice_stable
@@ -33,108 +39,11 @@ from rpc.compiler.ir.tls import (
 )
 from rpc.compiler.servers import DEFAULT_HTTP_PORT, Pairing, SiteBlock
 
-__all__ = [
-    "build_tls",
-    "match_wildcard",
-    "subject_is_internal",
-    "subject_qualifies_for_cert",
-    "subject_qualifies_for_public_cert",
-]
+__all__ = ["build_tls"]
 
 
 class TLSBuildError(Exception):
     """Caddy refuses the TLS configuration as a whole (no single directive is wrong)."""
-
-
-# ---------------------------------------------------------------- certmagic name checks
-
-
-def subject_qualifies_for_cert(subj: str) -> bool:
-    """certmagic `SubjectQualifiesForCert`: a name any CA could put in a certificate."""
-    return (
-        subj.strip() != ""
-        and not subj.startswith(".")
-        and not subj.endswith(".")
-        and ("*" not in subj or subj.startswith("*.") or subj == "*")
-        and not any(c in subj for c in "()[]{}<> \t\n\"\\!@#$%^&|;'+=")
-    )
-
-
-def _subject_is_ip(subj: str) -> bool:
-    try:
-        ipaddress.ip_address(subj)
-    except ValueError:
-        return False
-    return True
-
-
-def _host_only(hostport: str) -> str:
-    try:
-        return split_host_port(hostport)[0]
-    except ValueError:
-        return hostport
-
-
-_INTERNAL_NETS = tuple(
-    ipaddress.ip_network(n, strict=False)
-    for n in (
-        "127.0.0.0/8",
-        "0.0.0.0/16",
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "169.254.0.0/16",
-        "::1/7",
-        "fe80::/10",
-        "fc00::/7",
-    )
-)
-
-
-def subject_is_internal(subj: str) -> bool:
-    """certmagic `SubjectIsInternal`: localhost, internal TLDs, private IPs."""
-    s = _host_only(subj).removesuffix(".").lower()
-    if s == "localhost" or s.endswith((".localhost", ".local", ".internal", ".home.arpa")):
-        return True
-    try:
-        ip = ipaddress.ip_address(_host_only(s))
-    except ValueError:
-        return False
-    return any(ip.version == n.version and ip in n for n in _INTERNAL_NETS)
-
-
-def subject_qualifies_for_public_cert(subj: str) -> bool:
-    """certmagic `SubjectQualifiesForPublicCert`."""
-    return (
-        subject_qualifies_for_cert(subj)
-        and not subject_is_internal(subj)
-        and (
-            "*" not in subj
-            or (
-                subj.count("*") == 1
-                and subj.count(".") > 1
-                and len(subj) > 2
-                and subj.startswith("*.")
-            )
-        )
-    )
-
-
-def match_wildcard(subject: str, wildcard: str) -> bool:
-    """certmagic `MatchWildcard`: `subject` is `wildcard` or covered by it."""
-    subject, wildcard = subject.lower(), wildcard.lower()
-    if subject == wildcard:
-        return True
-    if "*" not in wildcard:
-        return False
-    labels = subject.split(".")
-    for i, label in enumerate(labels):
-        if label == "":
-            continue
-        labels[i] = "*"
-        if ".".join(labels) == wildcard:
-            return True
-    return False
 
 
 # ---------------------------------------------------------------- policies while building
@@ -334,7 +243,7 @@ def _hosts_not_http(site: SiteBlock, http_port: str) -> list[str]:
 def _qualifies_public(ap: _Policy, subj: str) -> bool:
     """Caddy's lenient `subjectQualifiesForPublicCert` (no IPs; `*.*.x` with on-demand)."""
     return (
-        not _subject_is_ip(subj)
+        not subject_is_ip(subj)
         and not subject_is_internal(subj)
         and (subj.count("*.") < 2 or ap.on_demand)
     )

@@ -100,6 +100,24 @@ OPTIONS = [
     tls_block("protocols tls1.3", addr="http://example.com"),
 ]
 
+WILD = tls_block("protocols tls1.3", "client_auth {\n\tmode request\n}", addr="*.example.com")
+
+# A wildcard site's client authentication must not reach more specific sites.
+SHIELDS = [
+    WILD + site("tls internal", addr="public.example.com"),
+    WILD + tls_block("protocols tls1.2", addr="public.example.com"),
+    WILD + site("respond b", addr="b.example.com") + site("respond a", addr="a.example.com"),
+    WILD + site("respond hi", addr="a.b.example.com"),
+    WILD + site("respond hi", addr="x.example.com, y.other.com"),
+    WILD + site("respond hi", addr="http://h.example.com"),
+    WILD + site("respond hi", addr="localhost, z.example.com"),
+    WILD + site("respond hi", addr="c.example.com:8443"),
+    tls_block("alpn h2", addr="*.example.com") + site("respond hi", addr="p.example.com"),
+    tls_block("protocols tls1.2") + tls_block("protocols tls1.3", addr="example.com:443"),
+    site("tls a.pem a.key", "tls b.pem b.key"),
+    tls_block("alpn h2") + tls_block("alpn http/1.1", addr="other.example.com"),
+]
+
 WITH_OPTIONS = [
     "{\n\temail me@example.com\n}\n" + site("tls internal"),
     "{\n\temail me@example.com\n}\n" + site("tls cert.pem key.pem"),
@@ -120,7 +138,7 @@ WITH_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("text", FORMS + OPTIONS + WITH_OPTIONS)
+@pytest.mark.parametrize("text", FORMS + OPTIONS + SHIELDS + WITH_OPTIONS)
 def test_same_json_as_caddy(text: str, caddy: str) -> None:
     assert_same_as_caddy(text)
 
