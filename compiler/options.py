@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from rpc.compiler.cst import GlobalOptions
@@ -20,8 +21,11 @@ from rpc.compiler.dispenser import DirectiveError, Dispenser, flatten
 from rpc.compiler.errors import did_you_mean
 from rpc.compiler.values import parse_duration
 
-__all__ = ["OPTIONS", "evaluate", "option"]
+__all__ = ["OPTIONS", "OPTION_SPANS_STATE", "evaluate", "option"]
 
+# Lowering state: option name → span of its (last) line, for errors found later.
+OPTION_SPANS_STATE = "optionSpans"
+OPTIONS_DOCS = "https://caddyserver.com/docs/caddyfile/options"
 OptionParser = Callable[[Dispenser, Lowering], Any]
 OPTIONS: dict[str, OptionParser] = {}
 # Options whose values accumulate in a list instead of overwriting.
@@ -54,6 +58,7 @@ def evaluate(block: GlobalOptions | None, lowering: Lowering) -> None:
             continue
         next_id = seg[-1].line_id + 1
         name = seg[0].text
+        lowering.state.setdefault(OPTION_SPANS_STATE, {})[name] = seg[0].token.span
         parser = OPTIONS.get(name)
         if parser is None:
             lowering.diags.error(
@@ -66,7 +71,10 @@ def evaluate(block: GlobalOptions | None, lowering: Lowering) -> None:
         try:
             value = parser(Dispenser(seg), lowering)
         except DirectiveError as exc:
-            lowering.diags.add(exc.diag)
+            diag = exc.diag
+            if diag.hint is None:
+                diag = replace(diag, hint=f"see {OPTIONS_DOCS}#{name.replace('_', '-')}")
+            lowering.diags.add(diag)
             continue
         if name in ACCUMULATE:
             lowering.options.setdefault(name, []).extend(value)

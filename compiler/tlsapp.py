@@ -37,13 +37,27 @@ from rpc.compiler.ir.tls import (
     PortChallenge,
     TLSApp,
 )
+from rpc.compiler.options import OPTION_SPANS_STATE
 from rpc.compiler.servers import DEFAULT_HTTP_PORT, Pairing, SiteBlock
+from rpc.compiler.source import Span
 
 __all__ = ["build_tls"]
 
 
 class TLSBuildError(Exception):
     """Caddy refuses the TLS configuration as a whole (no single directive is wrong)."""
+
+    def __init__(
+        self,
+        message: str,
+        span: Span | None = None,
+        hint: str | None = None,
+        option: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.span = span
+        self.hint = hint
+        self.option = option  # the global option at fault, if one is
 
 
 # ---------------------------------------------------------------- policies while building
@@ -124,7 +138,9 @@ def _base_policy(options: dict[str, Any], always: bool) -> _Policy | None:
     if has_issuers and has_local:
         raise TLSBuildError(
             "global options are ambiguous: local_certs is confusing when combined with "
-            "cert_issuer, because local_certs is also a specific kind of issuer"
+            "cert_issuer, because local_certs is also a specific kind of issuer",
+            hint="keep one of them: `cert_issuer internal` is what `local_certs` means",
+            option="local_certs",
         )
     if has_issuers:
         ap.issuers = options["cert_issuer"]  # the same list everywhere, as in Go
@@ -258,7 +274,14 @@ def build_tls(pairings: list[Pairing], lowering: Lowering) -> TLSApp | None:
     try:
         return _build(pairings, lowering)
     except TLSBuildError as exc:
-        lowering.diags.error("RPC311", str(exc), None)
+        span = exc.span
+        spans: dict[str, Span] = lowering.state.get(OPTION_SPANS_STATE, {})
+        if span is None and exc.option is not None:
+            span = spans.get(exc.option)
+        if span is None:
+            span = next((s.span for p in pairings for s in p.sites if s.span), None)
+        hint = exc.hint or "see https://caddyserver.com/docs/automatic-https"
+        lowering.diags.error("RPC311", str(exc), span, hint)
         return None
 
 
@@ -351,7 +374,9 @@ def _build(pairings: list[Pairing], lowering: Lowering) -> TLSApp | None:
                     if _is_tailscale(s):
                         continue
                     if not subject_qualifies_for_cert(s):
-                        raise TLSBuildError(f"subject does not qualify for certificate: '{s}'")
+                        raise TLSBuildError(
+                            f"subject does not qualify for certificate: '{s}'", site.span
+                        )
                     (external if _qualifies_public(ap, s) else internal).append(s)
                 if external and internal:
                     ap.subjects = external

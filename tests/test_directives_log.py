@@ -146,3 +146,5 @@ def test_same_json_as_caddy(text: str, caddy: str) -> None:
 def test_errors_name_the_problem(text: str, code: str, fragment: str) -> None:
     diag = adapt_error(text)
     assert (diag.code, fragment in diag.message) == (code, True), diag.message
+    assert diag.span is not None and diag.span.line > 0
+    assert diag.hint

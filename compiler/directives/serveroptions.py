@@ -264,6 +264,7 @@ def _check_servers(lowering: Lowering) -> None:
                 "cannot have 'servers' global options with duplicate listener addresses: "
                 + entry.listener_address,
                 entry.span,
+                "merge the two `servers` blocks into one",
             )
         seen.add(entry.listener_address)
 
@@ -282,6 +283,7 @@ def apply_server_options(servers: list[Server], lowering: Lowering) -> list[Serv
                     f"applying global server options: cannot use duplicate server name "
                     f"'{entry.name}'",
                     entry.span,
+                    "give each `servers` block its own name",
                 )
             names.add(entry.name)
     out = []

@@ -10,12 +10,14 @@ Input: a `Helper` over one directive segment; output: config values by class
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import replace
 
 from rpc.compiler.directives.helper import ConfigValue, Helper
 from rpc.compiler.directives.logmodules import parse_log
 from rpc.compiler.directives.modparse import kw, parse_float
-from rpc.compiler.directives.registry import directive
+from rpc.compiler.directives.registry import ParseFn, directive
 from rpc.compiler.directives.tlsmodules import (
     IssuerRef,
     default_issuers,
@@ -25,7 +27,7 @@ from rpc.compiler.directives.tlsmodules import (
     parse_issuer,
     with_dns,
 )
-from rpc.compiler.dispenser import Dispenser
+from rpc.compiler.dispenser import DirectiveError, Dispenser
 from rpc.compiler.ir.base import Duration
 from rpc.compiler.ir.logs import Module
 from rpc.compiler.ir.tls import (
@@ -63,7 +65,27 @@ CURVES = frozenset({"x25519", "secp256r1", "secp384r1", "secp521r1", "x25519mlke
 CERT_TAGS_STATE = "tlsCertTags"
 
 
+def _documented(name: str) -> Callable[[ParseFn], ParseFn]:
+    """Errors without a hint of their own point to the directive's documentation."""
+
+    def wrap(fn: ParseFn) -> ParseFn:
+        @functools.wraps(fn)
+        def parse(h: Helper) -> list[ConfigValue]:
+            try:
+                return fn(h)
+            except DirectiveError as exc:
+                if exc.diag.hint is not None:
+                    raise
+                hint = f"see https://caddyserver.com/docs/caddyfile/directives/{name}"
+                raise DirectiveError(replace(exc.diag, hint=hint)) from None
+
+        return parse
+
+    return wrap
+
+
 @directive("bind")
+@_documented("bind")
 def parse_bind(h: Helper) -> list[ConfigValue]:
     """`bind <addresses...> [{ protocols h1|h2|h2c|h3 ... }]`."""
     d = h.d
@@ -86,6 +108,7 @@ def bind_args(d: Dispenser) -> tuple[list[str], list[str]]:
 
 
 @directive("log")
+@_documented("log")
 def parse_log_directive(h: Helper) -> list[ConfigValue]:
     """`log [<name>] { hostnames, no_hostname, output, format, core, level, sampling }`."""
     value = parse_log(h.d, h.lowering.state, None)
@@ -106,6 +129,7 @@ def _one(d: Dispenser) -> str:
 
 
 @directive("tls")
+@_documented("tls")
 def parse_tls(h: Helper) -> list[ConfigValue]:
     """`tls [internal|force_automate|<email>|<cert_file> <key_file>] { protocols, ciphers,
     curves, alpn, client_auth, load, ca, ca_root, key_type, eab, issuer, get_certificate,
