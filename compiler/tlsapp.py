@@ -402,7 +402,7 @@ def _build(pairings: list[Pairing], lowering: Lowering) -> TLSApp | None:
         ap.subjects = []
         for cfg in ech.get("configs", ()):
             name = dict(cfg.items).get("public_name", "")
-            if not name or any(name in (x.subjects or []) for x in policies):
+            if not name:
                 continue
             ap.subjects.append(name)
         if ap.subjects:

@@ -84,6 +84,18 @@ SERVERS = [
     ),
 ]
 
+BIND = [
+    "localhost {\n\tbind\n}\n",
+    ":80 {\n\tbind 127.0.0.1 {\n\t\tprotocols h1 h2c\n\t}\n}\n",
+    ":80 {\n\tbind unix//run/c.sock\n}\n",
+    ":80 {\n\tbind 127.0.0.1 {\n\t\tbogus\n\t}\n}\n",
+    ":80 {\n\tbind 127.0.0.1 {\n\t\tprotocols\n\t}\n}\n",
+    ":80 {\n\tbind 127.0.0.1\n\tbind ::1\n}\n",
+    ":80 {\n\tbind tcp6/[::1]\n}\n",
+    ":80 {\n\tbind fd/3\n}\n",
+    "example.com {\n\tbind 10.0.0.1 10.0.0.2\n}\n",
+]
+
 PORTS_AND_MISC = [
     opts("http_port 8080", "https_port 8443"),
     opts("http_port x"),
@@ -186,7 +198,7 @@ TLS_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("text", SERVERS + PORTS_AND_MISC + TLS_OPTIONS)
+@pytest.mark.parametrize("text", SERVERS + BIND + PORTS_AND_MISC + TLS_OPTIONS)
 def test_same_json_as_caddy(text: str, caddy: str) -> None:
     assert_same_as_caddy(text)
 

@@ -113,6 +113,11 @@ FILE_WRITER = [
 ]
 
 GLOBAL = [
+    "{\n\tlog {\n\t\tlevel WARN\n\t\tinclude http.log.access.foo\n\t}\n}\n" + site("log foo"),
+    "{\n\tdebug\n\tlog {\n\t\tlevel INFO\n\t}\n}\n" + site("log"),
+    log("output stdout extra"),
+    log("hostnames x.com", addr="a.com, b.com:8080"),
+    site("log", "log {\n\tno_hostname\n}", addr="a.com"),
     glog("output stdout"),
     glog("level DEBUG"),
     glog("include http.log.access", "output file /var/log/access.log"),

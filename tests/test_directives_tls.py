@@ -138,7 +138,34 @@ WITH_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("text", FORMS + OPTIONS + SHIELDS + WITH_OPTIONS)
+# Global issuers and ACME defaults meeting a site's own settings.
+MERGES = [
+    "{\n\tcert_issuer acme {\n\t\temail g@x.com\n\t}\n}\n" + tls_block("ca https://ca/dir"),
+    "{\n\tcert_issuer zerossl KEY\n}\n" + tls_block("ca https://ca/dir"),
+    "{\n\temail g@x.com\n}\n" + site("tls me@x.com"),
+    tls_block("ca https://ca/dir", head="tls me@x.com"),
+    tls_block("ca_root /r.pem"),
+    "{\n\tacme_ca_root /g.pem\n}\n" + tls_block("ca_root /r.pem"),
+    "{\n\tpreferred_chains smallest\n}\n" + site("respond hi"),
+    "{\n\tcert_lifetime 1d\n\tcert_issuer acme\n}\n" + site("respond hi"),
+    "{\n\thttps_port 8443\n\tcert_issuer acme\n}\n" + site("respond hi"),
+    "{\n\tdefault_bind 10.0.0.1\n\tcert_issuer acme\n}\n" + site("respond hi"),
+    "{\n\tcert_issuer acme\n}\n" + site("bind 10.1.1.1"),
+    site("bind 127.0.0.1", addr=":443") + tls_block("issuer acme", addr=":443 "),
+    "{\n\tacme_eab {\n\t\tkey_id K\n\t}\n}\n" + site("respond hi"),
+    "{\n\tech ech.example.com\n}\n" + site("tls internal", addr="ech.example.com"),
+    tls_block("on_demand") + site("respond hi", addr="*.*.example.com"),
+    tls_block("on_demand", addr="*.*.example.com"),
+    tls_block("key_type p384", addr="b.example.com")
+    + tls_block("key_type p384", addr="*.example.com")
+    + site("respond hi", addr="a.example.com"),
+    tls_block("get_certificate http http://x")
+    + tls_block("get_certificate http http://x", addr="*.example.com"),
+    "{\n\tauto_https ignore_loaded_certs\n}\n" + site("tls cert.pem key.pem"),
+]
+
+
+@pytest.mark.parametrize("text", FORMS + OPTIONS + SHIELDS + WITH_OPTIONS + MERGES)
 def test_same_json_as_caddy(text: str, caddy: str) -> None:
     assert_same_as_caddy(text)
 

@@ -20,8 +20,8 @@ from rpc.compiler.directives.modparse import kw, parse_float
 from rpc.compiler.directives.registry import ParseFn, directive
 from rpc.compiler.directives.tlsmodules import (
     IssuerRef,
-    default_issuers,
     dns_provider,
+    implicit_acme_issuers,
     parse_cert_manager,
     parse_client_auth,
     parse_issuer,
@@ -309,13 +309,7 @@ def parse_tls(h: Helper) -> list[ConfigValue]:
     if issuers:
         out.extend(ConfigValue("tls.cert_issuer", IssuerRef(i)) for i in issuers)
     elif acme is not None:
-        # The implicit ACME settings apply to every default CA, keeping each one's endpoint;
-        # an explicit `ca` replaces the defaults.
-        defaults = [IssuerRef(acme)] if acme.ca else default_issuers(acme.email)
-        for ref in defaults:
-            base = ref.value
-            if isinstance(base, ACMEIssuer):
-                ref = IssuerRef(replace(acme, ca=base.ca))
+        for ref in implicit_acme_issuers(h.options.get("cert_issuer"), acme):
             out.append(ConfigValue("tls.cert_issuer", ref))
     elif internal is not None:
         out.append(ConfigValue("tls.cert_issuer", IssuerRef(internal)))

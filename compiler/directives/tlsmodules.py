@@ -38,6 +38,8 @@ __all__ = [
     "IssuerRef",
     "default_issuers",
     "dns_provider",
+    "implicit_acme_issuers",
+    "merge_acme",
     "parse_cert_manager",
     "parse_client_auth",
     "parse_issuer",
@@ -69,6 +71,82 @@ def default_issuers(email: str) -> list[IssuerRef]:
     if email.strip():
         out.append(IssuerRef(ACMEIssuer(ca=ZEROSSL_ACME_CA, email=email)))
     return out
+
+
+def implicit_acme_issuers(
+    global_issuers: list[IssuerRef] | None, acme: ACMEIssuer
+) -> list[IssuerRef]:
+    """Caddy's `implicitACMEIssuers`: issuers for a site's ACME shortcuts (`ca`, `eab`, ...).
+
+    The ACME issuers of the global `cert_issuer` option are the templates; without
+    any, the default issuers (only one when the site names its own CA).
+    """
+    templates = [r.value for r in global_issuers or () if isinstance(r.value, ACMEIssuer)]
+    if templates:
+        return [IssuerRef(merge_acme(base, acme)) for base in templates]
+    defaults = [IssuerRef(ACMEIssuer())] if acme.ca else default_issuers(acme.email)
+    out = []
+    for ref in defaults:
+        base = ref.value
+        out.append(IssuerRef(merge_acme(base, acme)) if isinstance(base, ACMEIssuer) else ref)
+    return out
+
+
+def merge_acme(base: ACMEIssuer, over: ACMEIssuer) -> ACMEIssuer:
+    """`mergeACMEIssuers`: what `over` sets replaces (or, for roots, extends) `base`."""
+    roots = base.trusted_roots_pem_files + tuple(
+        r for r in over.trusted_roots_pem_files if r not in base.trusted_roots_pem_files
+    )
+    return replace(
+        base,
+        ca=over.ca or base.ca,
+        test_ca=over.test_ca or base.test_ca,
+        email=over.email or base.email,
+        profile=over.profile or base.profile,
+        account_key=over.account_key or base.account_key,
+        external_account=over.external_account or base.external_account,
+        acme_timeout=over.acme_timeout or base.acme_timeout,
+        trusted_roots_pem_files=roots,
+        preferred_chains=over.preferred_chains or base.preferred_chains,
+        certificate_lifetime=over.certificate_lifetime or base.certificate_lifetime,
+        challenges=_merge_challenges(base.challenges, over.challenges),
+    )
+
+
+def _merge_challenges(base: Challenges | None, over: Challenges | None) -> Challenges | None:
+    if base is None or over is None:
+        return over if base is None else base
+    return replace(
+        base,
+        http=_merge_port(base.http, over.http),
+        tls_alpn=_merge_port(base.tls_alpn, over.tls_alpn),
+        dns=_merge_dns(base.dns, over.dns),
+        bind_host=over.bind_host or base.bind_host,
+        distributed=over.distributed if over.distributed is not None else base.distributed,
+    )
+
+
+def _merge_port(base: PortChallenge | None, over: PortChallenge | None) -> PortChallenge | None:
+    if base is None or over is None:
+        return over if base is None else base
+    return PortChallenge(
+        disabled=base.disabled or over.disabled,
+        alternate_port=over.alternate_port or base.alternate_port,
+    )
+
+
+def _merge_dns(base: DNSChallenge | None, over: DNSChallenge | None) -> DNSChallenge | None:
+    if base is None or over is None:
+        return over if base is None else base
+    return replace(
+        base,
+        provider=over.provider or base.provider,
+        propagation_delay=over.propagation_delay or base.propagation_delay,
+        propagation_timeout=over.propagation_timeout or base.propagation_timeout,
+        resolvers=over.resolvers or base.resolvers,
+        override_domain=over.override_domain or base.override_domain,
+        ttl=over.ttl or base.ttl,
+    )
 
 
 # ---------------------------------------------------------------- issuers

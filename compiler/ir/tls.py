@@ -55,8 +55,8 @@ class Issuer(Node):
 class EAB(Node):
     """ACME external account binding credentials."""
 
-    key_id: str = jfield(default="")
-    mac_key: str = jfield(default="")
+    key_id: str = jfield(default="", keep_zero=True)
+    mac_key: str = jfield(default="", keep_zero=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
