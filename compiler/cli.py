@@ -27,10 +27,13 @@ EXIT_INTERNAL = 70
 # `HELP`, `add_arguments(parser)` and `run(args, sources) -> int`.
 COMMANDS: dict[str, str] = {
     "adapt": "adapt",
+    "build": "build",
     "check": "check",
     "compile": "compile",
+    "explain": "explain",
     "graph": "graph",
     "run": "run",
+    "test": "test",
 }
 
 

@@ -9,6 +9,7 @@ installs only what its Caddyfile uses. This package never imports the compiler.
 
 from __future__ import annotations
 
+from rpc.runtime import cel, trace
 from rpc.runtime.app import (
     App,
     Certificate,
@@ -19,17 +20,38 @@ from rpc.runtime.app import (
     Timeouts,
     TLSConfig,
 )
+from rpc.runtime.cel import MatchExpression
 from rpc.runtime.context import Ctx
 from rpc.runtime.errors import ClientGone, HandlerError
+from rpc.runtime.matchers import (
+    MatchClientIP,
+    MatchHeader,
+    MatchHeaderRE,
+    MatchHost,
+    MatchMethod,
+    MatchPath,
+    MatchPathRE,
+    MatchProtocol,
+    MatchQuery,
+    MatchRemoteIP,
+    MatchVars,
+    MatchVarsRE,
+    compile_regex,
+)
 from rpc.runtime.metrics import Instrumented, MetricsHandler
+from rpc.runtime.pathmatch import match_path
 from rpc.runtime.placeholders import Placeholder, Template
+from rpc.runtime.routing import NOMATCH, PathTable
 from rpc.runtime.server import main
+from rpc.runtime.static import StaticError, StaticResponse
+from rpc.runtime.typedefs import Reply
 
 # Bump when a name in __all__ changes meaning or signature; generated modules
 # refuse to run against a runtime with a different ABI.
 RUNTIME_ABI = 1
 
 __all__ = [
+    "NOMATCH",
     "RUNTIME_ABI",
     "App",
     "Certificate",
@@ -38,13 +60,34 @@ __all__ = [
     "HandlerError",
     "Instrumented",
     "Log",
+    "MatchClientIP",
+    "MatchExpression",
+    "MatchHeader",
+    "MatchHeaderRE",
+    "MatchHost",
+    "MatchMethod",
+    "MatchPath",
+    "MatchPathRE",
+    "MatchProtocol",
+    "MatchQuery",
+    "MatchRemoteIP",
+    "MatchVars",
+    "MatchVarsRE",
     "MetricsConfig",
     "MetricsHandler",
+    "PathTable",
     "Placeholder",
+    "Reply",
     "ServerConfig",
     "ServerLogs",
+    "StaticError",
+    "StaticResponse",
     "TLSConfig",
     "Template",
     "Timeouts",
+    "cel",
+    "compile_regex",
     "main",
+    "match_path",
+    "trace",
 ]

@@ -28,7 +28,14 @@ from rpc.runtime.clientip import TRUSTED_PROXY_VAR, client_ip
 from rpc.runtime.context import Ctx
 from rpc.runtime.errors import ClientGone, HandlerError
 
-__all__ = ["SERVER_HEADER", "Dispatcher", "bad_request", "status_text"]
+__all__ = [
+    "SERVER_HEADER",
+    "Dispatcher",
+    "bad_request",
+    "enter_error_route",
+    "new_context",
+    "status_text",
+]
 
 SERVER_HEADER = "Caddy"  # what Caddy puts in every response before handlers run
 
@@ -166,6 +173,48 @@ def _host_problem(request: web.BaseRequest) -> str | None:
     return None
 
 
+def new_context(request: web.BaseRequest, config: ServerConfig) -> Ctx:
+    """The context of a request as Caddy's server prepares it before the first route."""
+    ctx = Ctx(request, config)
+    target = request.raw_path
+    if not target.startswith("/") and "://" in target:
+        # Absolute-form target: its authority is the host (RFC 9112 §3.2.2), as in Go.
+        ctx.hostport = request.url.raw_authority
+        ctx.host = (request.url.raw_host or "").lower()
+    trusted, ip = client_ip(
+        ctx.remote_ip,
+        request.headers,
+        config.trusted_proxies,
+        config.client_ip_headers,
+        config.trusted_proxies_strict,
+    )
+    ctx.client_ip = ip
+    ctx.trusted_proxy = trusted
+    ctx.vars[TRUSTED_PROXY_VAR] = trusted  # `{http.vars.trusted_proxy}`, as Caddy keeps it
+    ctx.resp_headers["Server"] = SERVER_HEADER
+    return ctx
+
+
+def enter_error_route(ctx: Ctx, err: HandlerError) -> None:
+    """Set the context up for `handle_errors` as Caddy does: original URI, `{http.error.*}`."""
+    # Caddy restores the original method and URI for the error routes (issue #3717);
+    # headers stay as handlers left them, and so do response headers already set.
+    url = ctx.request.rel_url
+    ctx.method = ctx.orig_method
+    ctx.path, ctx.raw_path, ctx.query = url.path, url.raw_path, url.raw_query_string
+    if not err.error_id:
+        err.error_id = _error_id()
+    text = status_text(err.status)
+    ctx.error = err
+    ctx.extra["http.error.status_code"] = err.status
+    ctx.extra["http.error.status_text"] = text
+    ctx.extra["http.error.message"] = err.message or text
+    ctx.extra["http.error.id"] = err.error_id
+    ctx.extra["http.error.trace"] = err.origin
+    # Deferred header operations and body encoders wrapped the primary chain only.
+    del ctx.send_hooks[1:]
+
+
 class Dispatcher:
     """The aiohttp request handler of every listener of one server."""
 
@@ -181,23 +230,7 @@ class Dispatcher:
             return bad_request(problem)
         started = time.monotonic()
         config = self.config
-        ctx = Ctx(request, config)
-        target = request.raw_path
-        if not target.startswith("/") and "://" in target:
-            # Absolute-form target: its authority is the host (RFC 9112 §3.2.2), as in Go.
-            ctx.hostport = request.url.raw_authority
-            ctx.host = (request.url.raw_host or "").lower()
-        trusted, ip = client_ip(
-            ctx.remote_ip,
-            request.headers,
-            config.trusted_proxies,
-            config.client_ip_headers,
-            config.trusted_proxies_strict,
-        )
-        ctx.client_ip = ip
-        ctx.trusted_proxy = trusted
-        ctx.vars[TRUSTED_PROXY_VAR] = trusted  # `{http.vars.trusted_proxy}`, as Caddy keeps it
-        ctx.resp_headers["Server"] = SERVER_HEADER
+        ctx = new_context(request, config)
         access = self.access
         logging_on = access is not None and accesslog.should_log(access, ctx.host)
         ex = _Exchange(logging_on)
@@ -265,22 +298,7 @@ class Dispatcher:
             self._log_error(ctx, err, started, handled=False)
             _abort(request)
             return ex.resp.status
-        # Caddy restores the original method and URI for the error routes (issue #3717);
-        # headers stay as handlers left them, and so do response headers already set.
-        url = request.rel_url
-        ctx.method = ctx.orig_method
-        ctx.path, ctx.raw_path, ctx.query = url.path, url.raw_path, url.raw_query_string
-        if not err.error_id:
-            err.error_id = _error_id()
-        text = status_text(err.status)
-        ctx.error = err
-        ctx.extra["http.error.status_code"] = err.status
-        ctx.extra["http.error.status_text"] = text
-        ctx.extra["http.error.message"] = err.message or text
-        ctx.extra["http.error.id"] = err.error_id
-        ctx.extra["http.error.trace"] = err.origin
-        # Deferred header operations and body encoders wrapped the primary chain only.
-        del ctx.send_hooks[1:]
+        enter_error_route(ctx, err)
         resp: web.StreamResponse | None = None
         errors = self.config.errors
         if errors is None:

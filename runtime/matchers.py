@@ -225,11 +225,12 @@ class MatchQuery(Matcher):
         self.params = tuple((k, tuple(v)) for k, v in params)
 
     def match(self, ctx: Ctx) -> bool:
+        if not self.params:
+            # Caddy checks `len(r.URL.Query()) == 0`, which skips malformed pairs.
+            return not parse_go_query(ctx.query, lenient=True)
         parsed = parse_go_query(ctx.query)
         if parsed is None:
             return False  # malformed query strings never match
-        if not self.params:
-            return not parsed
         for key, values in self.params:
             got = parsed.get(render(key, ctx))
             if got is None:
@@ -239,21 +240,27 @@ class MatchQuery(Matcher):
         return True
 
 
-def parse_go_query(query: str) -> dict[str, list[str]] | None:
-    """Go's `url.ParseQuery`: None when any pair is malformed (bad escape, `;`)."""
+def parse_go_query(query: str, *, lenient: bool = False) -> dict[str, list[str]] | None:
+    """Go's `url.ParseQuery`: None when any pair is malformed (bad escape, `;`).
+
+    With `lenient`, malformed pairs are dropped instead, as Go's `URL.Query()`
+    does (it ignores ParseQuery's error).
+    """
     out: dict[str, list[str]] = {}
     if not query:
         return out
     for pair in query.split("&"):
         if not pair:
             continue
-        if ";" in pair:
-            return None
-        key, _, value = pair.partition("=")
         try:
+            if ";" in pair:
+                raise ValueError("semicolon in query")
+            key, _, value = pair.partition("=")
             k = _unescape_query(key)
             v = _unescape_query(value)
         except ValueError:
+            if lenient:
+                continue
             return None
         out.setdefault(k, []).append(v)
     return out
@@ -283,8 +290,9 @@ def _unescape_query(s: str) -> str:
 def _networks(ranges: Iterable[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     out = []
     for r in ranges:
+        # A bare address may carry an IPv6 zone (`fe80::1%eth0`); the zone never matters here.
         text = r.split("%", 1)[0] if "/" not in r else r
-        out.append(ipaddress.ip_network(text if "/" in text else text, strict=False))
+        out.append(ipaddress.ip_network(text, strict=False))
     return tuple(out)
 
 

@@ -18,7 +18,7 @@ from rpc.runtime.context import Ctx
 from rpc.runtime.errors import ClientGone, HandlerError
 from rpc.runtime.placeholders import Template, render
 
-__all__ = ["StaticError", "StaticResponse"]
+__all__ = ["StaticError", "StaticResponse", "status_literal"]
 
 Text = str | Template
 
@@ -31,7 +31,7 @@ class StaticResponse:
     def __init__(
         self,
         *,
-        status_code: Text | None = None,
+        status_code: int | Text | None = None,
         headers: Sequence[tuple[Text, Sequence[Text]]] = (),
         body: Text | None = None,
         close: bool = False,
@@ -64,7 +64,9 @@ class StaticResponse:
         if body and "Content-Type" not in out:
             out["Content-Type"] = _content_type(body)
         status = ctx.error.status if ctx.error is not None and ctx.error.status > 0 else 200
-        if self.status_code is not None:
+        if isinstance(self.status_code, int):
+            status = self.status_code
+        elif self.status_code is not None:
             text = render(self.status_code, ctx)
             try:
                 status = _atoi(text)
@@ -90,7 +92,11 @@ class StaticError:
     __slots__ = ("error", "origin", "status_code")
 
     def __init__(
-        self, *, error: Text | None = None, status_code: Text | None = None, origin: str = ""
+        self,
+        *,
+        error: Text | None = None,
+        status_code: int | Text | None = None,
+        origin: str = "",
     ) -> None:
         self.error = error
         self.status_code = status_code
@@ -98,7 +104,9 @@ class StaticError:
 
     async def __call__(self, ctx: Ctx) -> web.StreamResponse:
         status = 500
-        if self.status_code is not None:
+        if isinstance(self.status_code, int):
+            status = self.status_code
+        elif self.status_code is not None:
             text = render(self.status_code, ctx)
             try:
                 status = _atoi(text)
@@ -129,6 +137,14 @@ def _valid_json(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def status_literal(text: str) -> int | None:
+    """The status code when `text` is a constant Go's Atoi accepts (the compiler folds it)."""
+    try:
+        return _atoi(text)
+    except ValueError:
+        return None
 
 
 def _atoi(text: str) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 from rpc.compiler.errors import InternalError
 from rpc.compiler.ir.base import Ph, Text
 
-__all__ = ["Decl", "Emitter", "Unsupported"]
+__all__ = ["Decl", "Emitter", "Unsupported", "comment_text"]
 
 _SAFE_SCALARS = (str, bytes, int, float, bool, type(None))
 
@@ -32,6 +32,15 @@ class Unsupported(Exception):
         self.hint = hint
 
 
+def comment_text(text: str) -> str:
+    """`text` made safe for a comment or docstring: printable, no quotes, backslashes or newlines.
+
+    Origins (`file:line`) come from file names the user chose; they must not be
+    able to end a comment or a docstring.
+    """
+    return "".join(c if c.isprintable() and c not in "\\\"'`" else "?" for c in text)
+
+
 @dataclass
 class Decl:
     """A module-level assignment `name = expr`, with the Caddyfile line it comes from."""
@@ -39,6 +48,9 @@ class Decl:
     name: str
     expr: str
     origin: str = ""
+
+    def __post_init__(self) -> None:
+        self.origin = comment_text(self.origin)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from rpc.compiler.backend import handlers as handler_emitters
 from rpc.compiler.backend import matchers as matcher_code
 from rpc.compiler.backend.app import app_expr
 from rpc.compiler.backend.emit import Emitter, Unsupported
-from rpc.compiler.backend.routes import RouteCompiler
+from rpc.compiler.backend.routes import RouteCompiler, TraceEntry
 from rpc.compiler.errors import Diagnostic, Diagnostics, InternalError
 from rpc.compiler.ir.config import Config
 
@@ -27,10 +27,11 @@ __all__ = ["Generated", "generate"]
 
 @dataclass(frozen=True, slots=True)
 class Generated:
-    """A generated module and the names it imports from the runtime."""
+    """A generated module, the names it imports from the runtime, and its trace table."""
 
     source: str
     imports: tuple[str, ...]
+    traces: tuple[TraceEntry, ...] = ()
 
 
 @functools.cache
@@ -47,9 +48,18 @@ def _env() -> jinja2.Environment:
 
 
 def generate(
-    config: Config, *, source_name: str, source_text: str, diags: Diagnostics
+    config: Config,
+    *,
+    source_name: str,
+    source_text: str,
+    diags: Diagnostics,
+    trace: bool = False,
 ) -> Generated | None:
-    """Render the module; RPC304 diagnostics for anything the runtime cannot run."""
+    """Render the module; RPC304 diagnostics for anything the runtime cannot run.
+
+    `trace` compiles the module for `rpc explain`: the same routes, with every
+    matcher check and handler call reported to `rpc.runtime.trace`.
+    """
     from rpc import runtime
     from rpc.compiler import __version__
 
@@ -63,9 +73,13 @@ def generate(
         e,
         handler_expr=lambda h: handler_emitters.handler(e, rc, h),
         condition=lambda ms: matcher_code.matcher_set(e, ms),
+        matcher_condition=lambda m: matcher_code.matcher(e, m),
+        trace=trace,
     )
     try:
-        app = app_expr(e, rc, config)
+        digest = hashlib.sha256(source_text.encode("utf-8")).hexdigest()
+        version = f"compiled by rpc {__version__} from {source_name} (sha256 {digest})"
+        app = app_expr(e, rc, config, version)
     except Unsupported as exc:
         diags.add(Diagnostic.error("RPC304", exc.message, exc.span, exc.hint))  # type: ignore[arg-type]
         return None
@@ -92,4 +106,6 @@ def generate(
     except SyntaxError as exc:
         raise InternalError(f"generated module does not compile: {exc}") from exc
     mode = black.Mode(target_versions={black.mode.TargetVersion.PY311}, line_length=100)
+    if trace:  # never shipped: black's formatting is for readers
+        return Generated(text, tuple(sorted(e.imports)), tuple(rc.traces))
     return Generated(black.format_str(text, mode=mode), tuple(sorted(e.imports)))

@@ -19,13 +19,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rpc.compiler.backend.emit import Emitter
-from rpc.compiler.ir.handlers import StaticError, StaticResponse
+from rpc.compiler.backend.emit import Emitter, comment_text
+from rpc.compiler.ir.handlers import Invoke, StaticError, StaticResponse
 from rpc.compiler.ir.matchers import MatchHost, MatchPath
 from rpc.compiler.ir.proxy import ReverseProxy
-from rpc.compiler.ir.routes import Handler, MatcherSet, Route, Subroute
+from rpc.compiler.ir.routes import Handler, Matcher, MatcherSet, Route, Subroute
 
-__all__ = ["RouteCompiler", "server_route"]
+__all__ = ["STUBBED", "RouteCompiler", "TraceEntry", "server_route"]
 
 # A run of at least this many table-eligible routes is dispatched by a table.
 TABLE_MIN = 6
@@ -33,20 +33,48 @@ TABLE_MIN = 6
 
 @dataclass
 class Function:
+    """A generated `async def name(ctx)`; `doc` is sanitized, `lines` are generated code."""
+
     name: str
     doc: str
     lines: list[str]
 
+    def __post_init__(self) -> None:
+        self.doc = comment_text(self.doc)
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    """What trace number `k` stands for in a module compiled in trace mode."""
+
+    kind: str  # "route" (a matcher check) or "handler"
+    origin: str
+    route: Route | None = None
+    handler: Handler | None = None
+    stubbed: bool = False  # reaches the network: `rpc explain` answers for it
+
+
+# Handlers that would contact other machines; in trace mode they are described, not run.
+STUBBED = frozenset({"ReverseProxy", "ShardRouter"})
+
 
 @dataclass
 class RouteCompiler:
-    """Compiles route lists into functions; handler objects come from `handler_expr`."""
+    """Compiles route lists into functions; handler objects come from `handler_expr`.
+
+    With `trace`, every matcher check and handler call goes through
+    `rpc.runtime.trace` (numbered by `traces`), and path tables are not used,
+    so `rpc explain` sees each route tried in order.
+    """
 
     e: Emitter
     handler_expr: Callable[[Handler], str]
     condition: Callable[[MatcherSet], str]
+    matcher_condition: Callable[[Matcher], str] | None = None
+    trace: bool = False
     functions: list[Function] = field(default_factory=list)
     named: dict[str, str] = field(default_factory=dict)  # named route → function name
+    traces: list[TraceEntry] = field(default_factory=list)
 
     # ------------------------------------------------------------ entry points
 
@@ -60,15 +88,21 @@ class RouteCompiler:
         """The awaitable expression running handler `h`."""
         if isinstance(h, Subroute):
             origin = f" at {h.origin}" if h.origin else ""
-            return f"{self.route_list(h.routes, f'Routes of the block{origin}.')}(ctx)"
-        from rpc.compiler.ir.handlers import Invoke
-
-        if isinstance(h, Invoke):
-            target = self.named.get(h.name)
-            if target is None:
-                raise KeyError(h.name)
+            target = self.route_list(h.routes, f"Routes of the block{origin}.")
+        elif isinstance(h, Invoke):
+            target = self.named[h.name]
+        else:
+            target = self.handler_expr(h)
+        if not self.trace:
             return f"{target}(ctx)"
-        return f"{self.handler_expr(h)}(ctx)"
+        k = self._trace_entry(
+            TraceEntry("handler", h.origin, handler=h, stubbed=type(h).__name__ in STUBBED)
+        )
+        return f"{self.e.rt('trace')}.handler(ctx, {k}, {target})"
+
+    def _trace_entry(self, entry: TraceEntry) -> int:
+        self.traces.append(entry)
+        return len(self.traces) - 1
 
     # ------------------------------------------------------------ bodies
 
@@ -114,7 +148,7 @@ class RouteCompiler:
         return out, False
 
     def _route(self, route: Route, *, last: bool) -> tuple[list[str], bool]:
-        comment = [f"# {route.origin}"] if route.origin else []
+        comment = [f"# {comment_text(route.origin)}"] if route.origin else []
         if not route.match:
             stmts, ended = self._handlers(route, tail=last)
             return comment + stmts, ended
@@ -135,7 +169,9 @@ class RouteCompiler:
                 continue
             route = routes[k]
             stmts, _ = self._handlers(route, tail=False)
-            stmts = ([f"# {route.origin}"] if route.origin else []) + (stmts or ["pass"])
+            stmts = ([f"# {comment_text(route.origin)}"] if route.origin else []) + (
+                stmts or ["pass"]
+            )
             if not route.match:
                 out += ["else:" if out else "if True:", *_indent(stmts)]
                 break
@@ -144,6 +180,14 @@ class RouteCompiler:
         return out
 
     def _match(self, route: Route) -> str:
+        if self.trace and self.matcher_condition is not None:
+            k = self._trace_entry(TraceEntry("route", route.origin, route=route))
+            mc = self.matcher_condition
+            sets = "".join(
+                "(" + "".join(f"lambda: {mc(m)}, " for m in ms.matchers) + "), "
+                for ms in route.match
+            )
+            return f"{self.e.rt('trace')}.match(ctx, {k}, ({sets}))"
         conds = [self.condition(ms) for ms in route.match]
         return conds[0] if len(conds) == 1 else " or ".join(f"({c})" for c in conds)
 
@@ -152,6 +196,8 @@ class RouteCompiler:
     def _table_run(self, routes: tuple[Route, ...], i: int) -> list[Route]:
         """Consecutive routes where the first matching one (by literal path) alone runs."""
         run: list[Route] = []
+        if self.trace:
+            return run
         group = routes[i].group
         for route in routes[i:]:
             if _literal_paths(route) is None:
@@ -185,7 +231,7 @@ class RouteCompiler:
         lookup = self.e.rt("match_path")
         head = f"(route := {table}.lookup({lookup}(ctx))) is not None"
         stmts = [
-            f"# {len(run)} routes from {run[0].origin or '?'}, found by path",
+            f"# {len(run)} routes from {comment_text(run[0].origin or '?')}, found by path",
             "if (reply := await route(ctx)) is not None:",
             "    return reply",
         ]
@@ -225,7 +271,7 @@ def server_route(rc: RouteCompiler, routes: tuple[Route, ...], doc: str) -> str:
         for host, idxs in sorted(by_host.items())
     }
     entries = ", ".join(f"{e.lit(host)}: ({', '.join(names)},)" for host, names in table.items())
-    hosts = e.declare("sites", "{" + entries + "}")
+    by_name = e.declare("sites", "{" + entries + "}")
     rest = e.declare("sites", "(" + "".join(f"{fns[i]}, " for i in others) + ")")
     name = e.name("r")
     rc.functions.append(
@@ -233,7 +279,7 @@ def server_route(rc: RouteCompiler, routes: tuple[Route, ...], doc: str) -> str:
             name,
             doc,
             [
-                f"for site in {hosts}.get(ctx.host, {rest}):",
+                f"for site in {by_name}.get(ctx.host, {rest}):",
                 f"    if (reply := await site(ctx)) is not {e.rt('NOMATCH')}:",
                 "        return reply",
                 "return None",

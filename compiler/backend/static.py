@@ -6,10 +6,21 @@ from typing import TYPE_CHECKING
 
 from rpc.compiler.backend.emit import Emitter
 from rpc.compiler.backend.handlers import emits
+from rpc.compiler.ir.base import Text
 from rpc.compiler.ir.handlers import StaticError, StaticResponse
+from rpc.runtime.static import status_literal
 
 if TYPE_CHECKING:
     from rpc.compiler.backend.routes import RouteCompiler
+
+
+def status(e: Emitter, t: Text | None) -> str | None:
+    """A constant status as an int literal (no parsing per request), else a template."""
+    if t is None or t.raw == "":
+        return None
+    if t.is_constant and (code := status_literal(t.constant)) is not None:
+        return e.lit(code)
+    return e.text(t, keep_unknown=False)
 
 
 @emits(StaticResponse)
@@ -19,7 +30,7 @@ def static_response(e: Emitter, _rc: RouteCompiler, h: StaticResponse) -> str:
         for name, values in h.headers
     )
     fields = {
-        "status_code": e.text(h.status_code, keep_unknown=False) if h.status_code else None,
+        "status_code": status(e, h.status_code),
         "headers": f"({headers},)" if headers else None,
         # Caddy replaces only known placeholders in a body.
         "body": e.text(h.body, keep_unknown=True) if h.body is not None else None,
@@ -34,7 +45,7 @@ def static_response(e: Emitter, _rc: RouteCompiler, h: StaticResponse) -> str:
 def static_error(e: Emitter, _rc: RouteCompiler, h: StaticError) -> str:
     fields = {
         "error": e.text(h.error, keep_unknown=True) if h.error is not None else None,
-        "status_code": e.text(h.status_code, keep_unknown=False) if h.status_code else None,
+        "status_code": status(e, h.status_code),
         "origin": e.lit(h.origin),
     }
     return e.declare("h", f"{e.rt('StaticError')}({e.kwargs(**fields)})", h.origin)

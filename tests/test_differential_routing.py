@@ -1,0 +1,235 @@
+"""Routing, matchers and static responses: the generated app answers as caddy does.
+
+Each scenario is one Caddyfile served by the real caddy and by rpc's compiled
+app; every request is sent to both and status, headers and body must agree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rpctest.differential import serve_both
+
+pytestmark = pytest.mark.usefixtures("caddy")
+
+Request = tuple[str, str, dict[str, str]]
+
+SCENARIOS: dict[str, tuple[str, list[Request]]] = {
+    "respond_forms": (
+        """
+        :@PORT@ {
+            respond /empty 204
+            respond /json `{"a": [1, 2]}`
+            respond /arr "[1, 2"
+            respond /code "made" 201
+            respond /ph "{method} {path} {query} {host} {uri} {unknown.thing}"
+            respond /br `braces {} {{}} \\{x\\} {"a": {"b": 1}} {$NOPE} {env.NOPE}`
+            respond /hdr "x" {
+                close
+            }
+            respond "fallback"
+        }
+        """,
+        [
+            ("GET", "/empty", {}),
+            ("GET", "/br", {}),
+            ("GET", "/json", {}),
+            ("GET", "/arr", {}),
+            ("GET", "/code", {}),
+            ("POST", "/ph?a=1&b=%20x", {}),
+            ("GET", "/other", {}),
+            ("HEAD", "/code", {}),
+        ],
+    ),
+    "path_patterns": (
+        """
+        :@PORT@ {
+            @exact path /a
+            @prefix path /b/*
+            @suffix path *.php
+            @contains path */mid/*
+            @glob path /g/*/x /g/?
+            @multi path /m1 /m2*
+            respond @exact "exact"
+            respond @prefix "prefix"
+            respond @suffix "suffix"
+            respond @contains "contains"
+            respond @glob "glob"
+            respond @multi "multi"
+            respond "none"
+        }
+        """,
+        [
+            ("GET", "/a", {}),
+            ("GET", "/A", {}),
+            ("GET", "/a/", {}),
+            ("GET", "/b/c/d", {}),
+            ("GET", "/b", {}),
+            ("GET", "/x/y.PHP", {}),
+            ("GET", "/q/mid/z", {}),
+            ("GET", "/g/1/x", {}),
+            ("GET", "/g/1/2/x", {}),
+            ("GET", "/g/z", {}),
+            ("GET", "/m2345", {}),
+            ("GET", "//a", {}),
+            ("GET", "/c/../a", {}),
+            ("GET", "/%61", {}),
+        ],
+    ),
+    "host_method_header_query": (
+        """
+        :@PORT@ {
+            @h host a.example *.wild.example
+            @m method POST put
+            @hdr header X-A foo* 
+            @hdrabsent header !X-B
+            @q query k=v other=*
+            @qempty query
+            respond @h "host"
+            respond @m "method"
+            respond @hdr "header"
+            respond @q "query"
+            respond @qempty "noquery"
+            respond @hdrabsent "absent"
+            respond "none"
+        }
+        """,
+        [
+            ("GET", "/?z=1", {"Host": "a.example"}),
+            ("GET", "/?z=1", {"Host": "A.Example:99"}),
+            ("GET", "/?z=1", {"Host": "x.wild.example"}),
+            ("GET", "/?z=1", {"Host": "x.y.wild.example", "X-B": "1"}),
+            ("POST", "/?z=1", {}),
+            ("PUT", "/?z=1", {}),
+            ("GET", "/?z=1", {"X-A": "foobar"}),
+            ("GET", "/?k=v&other=", {"X-B": "1"}),
+            ("GET", "/?k=w&other=1", {"X-B": "1"}),
+            ("GET", "/", {"X-B": "1"}),
+            ("GET", "/?bad=%zz", {"X-B": "1"}),
+        ],
+    ),
+    "regexp_captures": (
+        """
+        :@PORT@ {
+            @user path_regexp user ^/u/(?P<name>\\w+)/(\\d+)$
+            respond @user "{re.user.name} {re.user.2} {http.regexp.user.0}"
+            @hr header_regexp tok Authorization ^Bearer\\s+(.+)$
+            respond @hr "token={re.tok.1}"
+            respond "none"
+        }
+        """,
+        [
+            ("GET", "/u/bob/42", {}),
+            ("GET", "/u/bob/x", {}),
+            ("GET", "/", {"Authorization": "Bearer abc.def"}),
+        ],
+    ),
+    "not_and_expression": (
+        """
+        :@PORT@ {
+            @notapi not path /api/*
+            @expr expression `{method} == "POST" && path('/e*')`
+            @num expression `{http.request.port} > 0 && {query} != ""`
+            respond @expr "expr"
+            respond @notapi "notapi {http.request.port}" {
+                close
+            }
+            respond @num "num"
+            respond "api"
+        }
+        """,
+        [
+            ("GET", "/x", {}),
+            ("POST", "/e1", {}),
+            ("GET", "/api/a?x=1", {}),
+            ("GET", "/api/a", {}),
+        ],
+    ),
+    "handle_groups": (
+        """
+        :@PORT@ {
+            handle /api/* {
+                respond "api"
+            }
+            handle /api/special {
+                respond "special"
+            }
+            handle {
+                respond "default"
+            }
+        }
+        """,
+        [("GET", "/api/x", {}), ("GET", "/api/special", {}), ("GET", "/z", {})],
+    ),
+    "route_order_and_errors": (
+        """
+        :@PORT@ {
+            route {
+                error /boom "it broke" 418
+                respond /r "from route"
+            }
+            error /e500 "bad"
+            respond "ok"
+            handle_errors 418 {
+                respond "teapot {err.status_code} {err.message} {err.status_text}"
+            }
+            handle_errors {
+                respond "other {err.status_code}" 599
+            }
+        }
+        """,
+        [("GET", "/boom", {}), ("GET", "/r", {}), ("GET", "/e500", {}), ("GET", "/x", {})],
+    ),
+    "redir": (
+        """
+        :@PORT@ {
+            redir /t /target
+            redir /p https://example.com{uri} permanent
+            redir /h /html html
+            redir /c /code 307
+        }
+        """,
+        [
+            ("GET", "/t", {}),
+            ("GET", "/p?q=1", {}),
+            ("GET", "/h", {}),
+            ("GET", "/c", {}),
+            ("GET", "/none", {}),
+        ],
+    ),
+    "sites_by_host": (
+        """
+        http://a.localhost:@PORT@ {
+            respond "a"
+        }
+        http://b.localhost:@PORT@, http://c.localhost:@PORT@ {
+            respond "b or c {host}"
+        }
+        http://*.w.localhost:@PORT@ {
+            respond "wild {labels.2}"
+        }
+        """,
+        [
+            ("GET", "/", {"Host": "a.localhost"}),
+            ("GET", "/", {"Host": "c.localhost:1"}),
+            ("GET", "/", {"Host": "q.w.localhost"}),
+            ("GET", "/", {"Host": "other.localhost"}),
+        ],
+    ),
+    "many_path_routes": (
+        ":@PORT@ {\n"
+        + "".join(f'    handle /p{i}/* {{\n        respond "p{i}"\n    }}\n' for i in range(40))
+        + '    handle {\n        respond "last"\n    }\n}\n',
+        [("GET", "/p0/x", {}), ("GET", "/p39/y", {}), ("GET", "/p3", {}), ("GET", "/q", {})],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_same_as_caddy(tmp_path: Path, name: str) -> None:
+    caddyfile, requests = SCENARIOS[name]
+    with serve_both(tmp_path, caddyfile) as pair:
+        for method, target, headers in requests:
+            pair.check(method, target, headers)
