@@ -190,3 +190,42 @@ def test_errors_name_the_problem(text: str, code: str, fragment: str) -> None:
 def test_tls_off_hint_points_to_http_addresses() -> None:
     diag = adapt_error(site("tls off"))
     assert diag.hint is not None and "http://" in diag.hint
+
+
+def _app(text: str) -> object:
+    """The `APP` spec of the module rpc generates for `text` (the module is not run)."""
+    from rpc.compiler.pipeline import Stage, compile_caddyfile
+    from rpc.compiler.source import SourceMap
+
+    result = compile_caddyfile(text, "Caddyfile", stop_after=Stage.PYTHON, sources=SourceMap())
+    assert result.python is not None
+    namespace: dict[str, object] = {"__name__": "generated"}
+    exec(compile(result.python, "generated.py", "exec"), namespace)
+    return namespace["APP"]
+
+
+def test_certificate_files_are_served_for_the_names_of_their_site() -> None:
+    app = _app(
+        site("tls a.pem a.key", addr="a.example.com, b.example.com")
+        + site("tls c.pem c.key", addr=":8443")
+    )
+    certs = {(c.cert_file, c.hosts) for c in app.tls.certificates}  # type: ignore[attr-defined]
+    assert certs == {("a.pem", ("a.example.com", "b.example.com")), ("c.pem", ())}
+    assert app.tls.acme == () and app.tls.internal == ()  # type: ignore[attr-defined]
+
+
+def test_internal_issuer_decides_even_for_public_names() -> None:
+    app = _app(site("tls internal", addr="secure.example.com") + site("respond hi"))
+    assert app.tls.internal == ("secure.example.com",)  # type: ignore[attr-defined]
+    assert app.tls.acme == ("example.com",)  # type: ignore[attr-defined]
+
+
+def test_local_certs_makes_every_name_internal() -> None:
+    app = _app("{\n\tlocal_certs\n}\n" + site("respond hi"))
+    assert app.tls.internal == ("example.com",) and app.tls.acme == ()  # type: ignore[attr-defined]
+
+
+def test_metrics_option_reaches_the_runtime() -> None:
+    app = _app("{\n\tmetrics {\n\t\tper_host\n\t}\n}\n" + site("respond hi", addr=":80"))
+    assert app.metrics is not None and app.metrics.per_host  # type: ignore[attr-defined]
+    assert _app(site("respond hi", addr=":80")).metrics is None  # type: ignore[attr-defined]
