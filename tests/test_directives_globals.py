@@ -96,6 +96,18 @@ BIND = [
     "example.com {\n\tbind 10.0.0.1 10.0.0.2\n}\n",
 ]
 
+SERVER_NAMES_AND_BINDS = [
+    "{\n\tservers {\n\t\tlog_credentials\n\t}\n}\na.com {\n\tlog\n}\n",
+    "{\n\tservers :443 {\n\t\tname main\n\t}\n}\na.com {\n}\nhttp://b.com {\n}\n",
+    "{\n\tservers :443 {\n\t\tname srv1\n\t}\n}\na.com {\n}\nhttp://b.com {\n}\n",
+    "{\n\tservers {\n\t\tprotocols h1 h2\n\t}\n}\na.com {\n\tbind 127.0.0.1 {\n\t\tprotocols h3\n\t}\n}\n",
+    "{\n\tservers 127.0.0.1:443 {\n\t\tname loop\n\t}\n}\na.com {\n\tbind 127.0.0.1\n}\n",
+    "{\n\tservers :443 {\n\t\ttimeouts {\n\t\t\tidle 5s\n\t\t}\n\t}\n\tservers {\n\t\tmax_header_size 1kb\n\t}\n}\na.com {\n}\nhttp://b.com {\n}\n",
+    "{\n\thttp_port 8080\n}\na.com {\n}\nhttp://b.com {\n}\n",
+    "{\n\tdefault_bind 127.0.0.1 {\n\t\tprotocols h1\n\t}\n}\na.com {\n}\n",
+    "{\n\tdefault_bind 127.0.0.1\n\tdefault_bind ::1\n}\na.com {\n}\n",
+]
+
 PORTS_AND_MISC = [
     opts("http_port 8080", "https_port 8443"),
     opts("http_port x"),
@@ -198,7 +210,9 @@ TLS_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("text", SERVERS + BIND + PORTS_AND_MISC + TLS_OPTIONS)
+@pytest.mark.parametrize(
+    "text", SERVERS + SERVER_NAMES_AND_BINDS + BIND + PORTS_AND_MISC + TLS_OPTIONS
+)
 def test_same_json_as_caddy(text: str, caddy: str) -> None:
     assert_same_as_caddy(text)
 

@@ -113,6 +113,14 @@ FILE_WRITER = [
 ]
 
 GLOBAL = [
+    "{\n\tlog access {\n\t\tinclude http.log.access\n\t\toutput stdout\n\t}\n}\na.com {\n}\nb.com {\n}\n",
+    "{\n\tlog default {\n\t\texclude http.log.access\n\t}\n}\na.com {\n\tlog\n}\n",
+    "a.com {\n\tlog\n}\nb.com {\n}\n:443 {\n}\n",
+    "a.com, b.com {\n\tlog x {\n\t\thostnames b.com\n\t}\n}\n",
+    ":80 {\n\tlog\n}\nhttp://a.com {\n\tlog {\n\t\toutput stdout\n\t}\n}\n",
+    "a.com {\n\tlog {\n\t\tformat filter {\n\t\t\trequest>headers>Cookie cookie {\n\t\t\t\treplace session REDACTED\n\t\t\t\tdelete x\n\t\t\t}\n\t\t}\n\t}\n}\n",
+    ":80 {\n\tlog {\n\t\tformat json {\n\t\t\tlevel_format color\n\t\t\ttime_format unix_seconds_float\n\t\t\tduration_format ms\n\t\t}\n\t}\n}\n",
+    ":80 {\n\tlog {\n\t\tlevel debug\n\t\toutput file /tmp/x.log\n\t}\n\tlog {\n\t\tlevel error\n\t}\n}\n",
     "{\n\tlog {\n\t\tlevel WARN\n\t\tinclude http.log.access.foo\n\t}\n}\n" + site("log foo"),
     "{\n\tdebug\n\tlog {\n\t\tlevel INFO\n\t}\n}\n" + site("log"),
     log("output stdout extra"),

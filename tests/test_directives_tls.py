@@ -200,7 +200,7 @@ def _app(text: str) -> object:
     result = compile_caddyfile(text, "Caddyfile", stop_after=Stage.PYTHON, sources=SourceMap())
     assert result.python is not None
     namespace: dict[str, object] = {"__name__": "generated"}
-    exec(compile(result.python, "generated.py", "exec"), namespace)
+    exec(compile(result.python, "generated.py", "exec"), namespace)  # noqa: S102 - rpc's own generated module
     return namespace["APP"]
 
 

@@ -293,7 +293,13 @@ def apply_server_options(servers: list[Server], lowering: Lowering) -> list[Serv
             None,
         )
         out.append(server if chosen is None else _apply(server, chosen))
-    return out
+    # Caddy keys servers by name: a server renamed to another's name replaces it.
+    renamed = {s.name for s, old in zip(out, servers, strict=True) if s.name != old.name}
+    return [
+        s
+        for s, old in zip(out, servers, strict=True)
+        if not (s.name == old.name and s.name in renamed)
+    ]
 
 
 def _apply(server: Server, o: ServerOptions) -> Server:
