@@ -235,3 +235,15 @@ def test_errors_name_the_problem(text: str, code: str, fragment: str) -> None:
     assert (diag.code, fragment in diag.message) == (code, True), diag.message
     assert diag.span is not None and diag.span.line > 0
     assert diag.hint
+
+
+def test_proxy_protocol_is_refused_when_compiling() -> None:
+    from rpc.compiler.errors import RpcError
+    from rpc.compiler.pipeline import Stage, compile_caddyfile
+    from rpc.compiler.source import SourceMap
+
+    text = servers("listener_wrappers {\n\tproxy_protocol\n\ttls\n}")
+    with pytest.raises(RpcError) as info:
+        compile_caddyfile(text, "Caddyfile", stop_after=Stage.PYTHON, sources=SourceMap())
+    diag = info.value.errors[0]
+    assert diag.code == "RPC304" and "proxy_protocol" in diag.message and diag.hint

@@ -211,6 +211,15 @@ def _metrics(e: Emitter, config: Config) -> str | None:
 
 
 def _server(e: Emitter, s: Server, route: str, errors: str | None, tls: bool) -> str:
+    for wrapper in s.listener_wrappers:
+        # http_redirect and tls describe what the runtime does anyway; PROXY protocol
+        # headers it cannot read, and serving without them would misattribute clients.
+        if wrapper.module not in ("http_redirect", "tls"):
+            raise Unsupported(
+                f"the {wrapper.module} listener wrapper is not supported by rpc",
+                s.span,
+                "remove it from `servers { listener_wrappers }`, or terminate it in front of rpc",
+            )
     ranges = s.trusted_proxies.ranges if s.trusted_proxies is not None else ()
     networks = []
     for r in ranges:
