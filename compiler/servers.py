@@ -105,8 +105,11 @@ def network_address(host: str, port: str) -> str:
         if network.startswith("unix") or network in ("fd", "fdgram"):
             return host  # sockets and file descriptors have no port
         host = rest
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]  # `tcp6/[::]`: the brackets come back with the port
+    try:
+        host = split_host_port(host)[0]  # a port in a bind address gives way to the site's
+    except ValueError:
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]  # `tcp6/[::]`: the brackets come back with the port
     address = join_host_port(host, port)
     return f"{network}/{address}" if network else address
 

@@ -210,8 +210,65 @@ TLS_OPTIONS = [
 ]
 
 
+# Argument counts, bad values and less common forms.
+EDGES = [
+    "{\n\tdebug x\n}\nexample.com {\n}\n",
+    "{\n\thttp_port 80 81\n}\nexample.com {\n}\n",
+    "{\n\thttp_port -1\n}\nexample.com {\n}\n",
+    "{\n\thttp_port 99999\n}\nexample.com {\n}\n",
+    "{\n\tadmin localhost:2019 extra\n}\nexample.com {\n}\n",
+    "{\n\tadmin unix//run/admin.sock\n}\nexample.com {\n}\n",
+    "{\n\tadmin {\n\t\torigins\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tgrace_period 1s 2s\n}\nexample.com {\n}\n",
+    "{\n\tshutdown_delay\n}\nexample.com {\n}\n",
+    "{\n\temail a@b.c {\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tacme_ca\n}\nexample.com {\n}\n",
+    "{\n\tlocal_certs x\n}\nexample.com {\n}\n",
+    "{\n\tskip_install_trust x\n}\nexample.com {\n}\n",
+    "{\n\tkey_type\n}\nexample.com {\n}\n",
+    "{\n\tstorage file_system a b\n}\nexample.com {\n}\n",
+    "{\n\tstorage file_system a {\n\t\troot b\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tstorage file_system {\n\t\tbogus x\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tstorage_check on\n}\nexample.com {\n}\n",
+    "{\n\tocsp_stapling\n}\nexample.com {\n}\n",
+    "{\n\tocsp_interval\n}\nexample.com {\n}\n",
+    "{\n\trenew_interval x\n}\nexample.com {\n}\n",
+    "{\n\ton_demand_tls {\n\t\task\n\t}\n}\nexample.com {\n}\n",
+    "{\n\ton_demand_tls x\n}\nexample.com {\n}\n",
+    "{\n\ton_demand_tls {\n\t\tbogus\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tpki {\n\t\tbogus\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tpki {\n\t\tca a b\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tpki {\n\t\tca {\n\t\t\tintermediate_lifetime x\n\t\t}\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tpki {\n\t\tca {\n\t\t\troot {\n\t\t\t\tbogus x\n\t\t\t}\n\t\t}\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tpki {\n\t\tca {\n\t\t\tmaintenance_interval 1h\n\t\t\trenewal_window_ratio 0.3\n\t\t}\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tcert_issuer\n}\nexample.com {\n}\n",
+    "{\n\tcert_issuer acme {\n\t\teab K\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tcert_issuer acme {\n\t\ttimeout 30s\n\t\tprofile shortlived\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tcert_issuer acme {\n\t\tdistributed true\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tcert_issuer acme {\n\t\tdistributed false\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tcert_issuer acme {\n\t\tlifetime -1h\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tcert_issuer acme {\n\t\ttrusted_roots a.pem b.pem\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tcert_issuer zerossl\n}\nexample.com {\n}\n",
+    "{\n\tcert_issuer zerossl K {\n\t\tvalidity_days 30\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tcert_issuer zerossl K {\n\t\talt_http_port 8080\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tcert_issuer internal {\n\t\tlifetime x\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tcert_issuer internal {\n\t\tbogus\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tservers {\n\t\tprotocols h1\n\t\tprotocols h2\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tservers a b {\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tservers {\n\t\ttimeouts 5s\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tservers {\n\t\ttrusted_proxies static private_ranges 1.2.3.4\n\t\tclient_ip_headers\n\t}\n}\nexample.com {\n}\n",
+    "example.com {\n\tbind 127.0.0.1 {\n\t\tprotocols h4\n\t}\n}\n",
+    "example.com {\n\tbind :8080\n}\n",
+    "example.com {\n\tbind 127.0.0.1:8080\n}\n",
+    "example.com {\n\tbind [::1]:8080\n}\n",
+    "example.com {\n\tbind ::1\n}\n",
+    "example.com {\n\tbind localhost:\n}\n",
+    "example.com {\n\tbind 127.0.0.1:abc\n}\n",
+]
+
+
 @pytest.mark.parametrize(
-    "text", SERVERS + SERVER_NAMES_AND_BINDS + BIND + PORTS_AND_MISC + TLS_OPTIONS
+    "text", SERVERS + SERVER_NAMES_AND_BINDS + BIND + PORTS_AND_MISC + TLS_OPTIONS + EDGES
 )
 def test_same_json_as_caddy(text: str, caddy: str) -> None:
     assert_same_as_caddy(text)

@@ -141,7 +141,28 @@ GLOBAL = [
 ]
 
 
-@pytest.mark.parametrize("text", SITE + FILE_WRITER + GLOBAL)
+# Argument counts, bad values and less common forms.
+EDGES = [
+    "{\n\tlog {\n\t\tformat json x\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tlog a b {\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tlog {\n\t\tsampling {\n\t\t\tinterval x\n\t\t}\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tlog {\n\t\toutput net\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tlog {\n\t\toutput net a {\n\t\t\tdial_timeout x\n\t\t}\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tlog {\n\t\tinclude\n\t}\n}\nexample.com {\n}\n",
+    "{\n\tlog {\n\t\tlevel\n\t}\n}\nexample.com {\n}\n",
+    "example.com {\n\tlog {\n\t\tformat filter {\n\t\t\tx ip_mask {\n\t\t\t\tipv4 24\n\t\t\t\tipv6 64\n\t\t\t}\n\t\t}\n\t}\n}\n",
+    "example.com {\n\tlog {\n\t\tformat filter {\n\t\t\tx multi_regexp {\n\t\t\t\tregexp a b\n\t\t\t\tregexp c d\n\t\t\t}\n\t\t}\n\t}\n}\n",
+    "example.com {\n\tlog {\n\t\tformat filter {\n\t\t\tx rename y\n\t\t\tz query {\n\t\t\t\thash p\n\t\t\t}\n\t\t}\n\t}\n}\n",
+    "example.com {\n\tlog {\n\t\tformat filter {\n\t\t\tx bogus\n\t\t}\n\t}\n}\n",
+    "example.com {\n\tlog {\n\t\tformat journald\n\t}\n}\n",
+    "example.com {\n\tlog {\n\t\tformat journald {\n\t\t\twrap console\n\t\t}\n\t}\n}\n",
+    "example.com {\n\tlog {\n\t\tformat append {\n\t\t\twrap console\n\t\t\tk v\n\t\t}\n\t}\n}\n",
+    "example.com {\n\tlog {\n\t\tcore mock\n\t}\n}\n",
+    "example.com {\n\tlog {\n\t\tcore bogus\n\t}\n}\n",
+]
+
+
+@pytest.mark.parametrize("text", SITE + FILE_WRITER + GLOBAL + EDGES)
 def test_same_json_as_caddy(text: str, caddy: str) -> None:
     assert_same_as_caddy(text)
 

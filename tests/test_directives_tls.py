@@ -165,7 +165,42 @@ MERGES = [
 ]
 
 
-@pytest.mark.parametrize("text", FORMS + OPTIONS + SHIELDS + WITH_OPTIONS + MERGES)
+# Argument counts, bad values and less common forms.
+EDGES = [
+    "example.com {\n\ttls {\n\t\tca\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tca a b\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tprotocols tls1.3 tls1.2\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tprotocols tls1.2 tls1.3 x\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tcurves\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tciphers\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tclient_auth\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tclient_auth {\n\t\t\tmode\n\t\t}\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tclient_auth {\n\t\t\tmode x\n\t\t}\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tclient_auth {\n\t\t\ttrust_pool\n\t\t}\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tclient_auth {\n\t\t\ttrust_pool file\n\t\t}\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tclient_auth {\n\t\t\ttrust_pool system\n\t\t}\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tclient_auth {\n\t\t\ttrust_pool combined {\n\t\t\t\tsource system\n\t\t\t\tsource file a.pem\n\t\t\t}\n\t\t}\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tclient_auth {\n\t\t\ttrust_pool http {\n\t\t\t\tendpoints https://x/ca\n\t\t\t\ttls {\n\t\t\t\t\tinsecure_skip_verify\n\t\t\t\t}\n\t\t\t}\n\t\t}\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tclient_auth {\n\t\t\ttrusted_ca_cert MIIB\n\t\t\ttrusted_leaf_cert MIIC\n\t\t}\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tclient_auth {\n\t\t\ttrusted_ca_cert MIIB\n\t\t\ttrust_pool system\n\t\t}\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tload\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tload a b\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tkey_type a b\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tinsecure_secrets_log\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\treuse_private_keys x\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tdns_ttl 1m\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tdns_challenge_override_domain x.com\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tpropagation_timeout -1\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tresolvers\n\t}\n}\n",
+    "example.com {\n\ttls internal {\n\t\tprotocols tls1.3\n\t}\n}\n",
+    "example.com {\n\ttls a@b.c {\n\t\tissuer internal\n\t}\n}\n",
+    "example.com {\n\ttls cert key {\n\t\tissuer internal\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tissuer acme {\n\t\t\tpreferred_chains {\n\t\t\t\tany_common_name X\n\t\t\t}\n\t\t}\n\t}\n}\n",
+    "example.com {\n\ttls {\n\t\tissuer acme {\n\t\t\tpreferred_chains {\n\t\t\t\tany_common_name X\n\t\t\t\troot_common_name Y\n\t\t\t}\n\t\t}\n\t}\n}\n",
+]
+
+
+@pytest.mark.parametrize("text", FORMS + OPTIONS + SHIELDS + WITH_OPTIONS + MERGES + EDGES)
 def test_same_json_as_caddy(text: str, caddy: str) -> None:
     assert_same_as_caddy(text)
 
