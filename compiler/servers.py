@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from rpc.compiler.addresses import Address, join_host_port, split_host_port
-from rpc.compiler.certnames import match_wildcard
+from rpc.compiler.connpolicies import consolidate_policies, shield_from_wildcard_client_auth
 from rpc.compiler.directives.helper import ConfigValue, Lowering, build_subroute
 from rpc.compiler.gosort import slice_stable
 from rpc.compiler.ir.config import AutoHTTPS, Server, ServerLogs
@@ -437,7 +437,7 @@ def _build_server(
     if auto_final is not None and auto_final == AutoHTTPS():
         auto_final = None
 
-    conn_policies = _shield_from_wildcard_client_auth(conn_policies, unshielded)
+    conn_policies = shield_from_wildcard_client_auth(conn_policies, unshielded)
     if (
         qualifies_for_tls
         and not has_catch_all_policy
@@ -446,7 +446,7 @@ def _build_server(
         conn_policies.append(ConnectionPolicy(default_sni=default_sni, fallback_sni=fallback_sni))
 
     try:
-        policies = _consolidate_policies(conn_policies)
+        policies = consolidate_policies(conn_policies)
     except ValueError as exc:
         diags.error(
             "RPC311",
@@ -470,31 +470,6 @@ def _build_server(
     return server
 
 
-def _shield_from_wildcard_client_auth(
-    policies: list[ConnectionPolicy], hosts: list[str]
-) -> list[ConnectionPolicy]:
-    """Exempt specific hosts from a covering wildcard policy's client authentication.
-
-    Connection policies match first by SNI, so `*.example.com` with `client_auth`
-    would demand client certificates from `public.example.com`, a site that never
-    asked for them. Caddy 2.11 puts a copy of the wildcard's policy without client
-    authentication, for the hosts it covers, right above it.
-    """
-    shields: dict[int, list[str]] = {}
-    for host in hosts:
-        for i, cp in enumerate(policies):
-            if cp.client_authentication is not None and any(
-                "*" in w and match_wildcard(host, w) for w in cp.match_sni
-            ):
-                shields.setdefault(i, []).append(host)
-                break
-    out = list(policies)
-    for i in sorted(shields, reverse=True):
-        shield = replace(out[i], client_authentication=None, match_sni=tuple(sorted(shields[i])))
-        out.insert(i, shield)
-    return out
-
-
 def _port_of(listen: str) -> str:
     return listen.rsplit(":", 1)[-1] if ":" in listen else ""
 
@@ -509,78 +484,6 @@ def _consolidate_routes(routes: list[Route]) -> list[Route]:
     from rpc.compiler.directives.helper import consolidate_routes
 
     return consolidate_routes(routes)
-
-
-def _consolidate_policies(policies: list[ConnectionPolicy]) -> list[ConnectionPolicy]:
-    """Caddy's `consolidateConnPolicies`: catch-alls last, duplicates merged.
-
-    Raises ValueError when two policies for the same names conflict.
-    """
-    cps = list(policies)
-    slice_stable(cps, lambda a, b: not b.match_sni and bool(a.match_sni))
-    i = 0
-    while i < len(cps):
-        merged = False
-        for j in range(len(cps)):
-            if j == i:
-                continue
-            a, b = cps[i], cps[j]
-            if a == b:
-                del cps[j]
-                merged = True
-                break
-            # Adjacent policies differing only in their SNI lists become one.
-            if i == j - 1 and a.match_sni and b.match_sni and _same_settings(a, b):
-                cps[i] = replace(a, match_sni=a.match_sni + b.match_sni)
-                del cps[j]
-                merged = True
-                break
-            if a.match_sni == b.match_sni:
-                cps[i] = _merge_same_match(a, b)
-                del cps[j]
-                merged = True
-                break
-        if not merged:
-            i += 1
-    return cps
-
-
-def _same_settings(a: ConnectionPolicy, b: ConnectionPolicy) -> bool:
-    return replace(a, match_sni=()) == replace(b, match_sni=())
-
-
-def _merge_same_match(a: ConnectionPolicy, b: ConnectionPolicy) -> ConnectionPolicy:
-    """Two policies for the same names: fields set in only one are combined."""
-    what = "two policies with same match criteria have conflicting"
-    for field_name, label in (("alpn", "ALPN"), ("cipher_suites", "cipher suites")):
-        x, y = getattr(a, field_name), getattr(b, field_name)
-        if x and y and x != y:
-            raise ValueError(f"{what} {label}: {list(x)} vs. {list(y)}")
-    if a.client_authentication is None and b.client_authentication is not None:
-        raise ValueError(f"{what} client auth configuration")
-    if a.curves and b.curves and a.curves != b.curves:
-        raise ValueError(f"{what} curves: {list(a.curves)} vs. {list(b.curves)}")
-    for field_name, label in (
-        ("default_sni", "default SNI"),
-        ("fallback_sni", "fallback SNI"),
-        ("protocol_min", "min protocol"),
-        ("protocol_max", "max protocol"),
-    ):
-        x, y = getattr(a, field_name), getattr(b, field_name)
-        if x and y and x != y:
-            raise ValueError(f"{what} {label}: {x} vs. {y}")
-    tags = a.certificate_tags + tuple(t for t in b.certificate_tags if t not in a.certificate_tags)
-    return replace(
-        a,
-        alpn=a.alpn or b.alpn,
-        cipher_suites=a.cipher_suites or b.cipher_suites,
-        curves=a.curves or b.curves,
-        default_sni=a.default_sni or b.default_sni,
-        fallback_sni=a.fallback_sni or b.fallback_sni,
-        protocol_min=a.protocol_min or b.protocol_min,
-        protocol_max=a.protocol_max or b.protocol_max,
-        certificate_tags=tags,
-    )
 
 
 def _check_schemes(

@@ -23,10 +23,10 @@ from rpc.compiler.directives.tlsmodules import (
     dns_provider,
     implicit_acme_issuers,
     parse_cert_manager,
-    parse_client_auth,
     parse_issuer,
     with_dns,
 )
+from rpc.compiler.directives.trustpools import parse_client_auth
 from rpc.compiler.dispenser import DirectiveError, Dispenser
 from rpc.compiler.ir.base import Duration
 from rpc.compiler.ir.logs import Module
