@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from rpc.compiler.ir.base import Duration, Node, Ph, Text
-from rpc.compiler.ir.config import Config, HTTPApp, Server
-from rpc.compiler.ir.logs import Logger, Logging, Module
+from rpc.compiler.ir.config import Config, HTTPApp, PKIApp, Server
+from rpc.compiler.ir.logs import Logging, Module, Obj
 from rpc.compiler.ir.routes import Matcher, MatcherSet
 from rpc.compiler.ir.tls import AutomationPolicy, ConnectionPolicy, Issuer, TLSApp
 
@@ -119,6 +119,8 @@ def _tls(t: TLSApp) -> dict[str, Any]:
         certs["automate"] = list(t.automate)
     if t.load_files:
         certs["load_files"] = value(t.load_files)
+    if t.load_folders:
+        certs["load_folders"] = list(t.load_folders)
     if t.load_pem:
         certs["load_pem"] = [
             {"certificate": c, "key": k, **({"tags": list(tags)} if tags else {})}
@@ -135,6 +137,8 @@ def _tls(t: TLSApp) -> dict[str, Any]:
         automation["ocsp_interval"] = t.ocsp_interval.ns
     if t.renew_interval is not None:
         automation["renew_interval"] = t.renew_interval.ns
+    if t.storage_clean_interval is not None:
+        automation["storage_clean_interval"] = t.storage_clean_interval.ns
     if automation:
         out["automation"] = automation
     out.update(pairs(t.extra))
@@ -147,11 +151,12 @@ def _module(m: Module) -> dict[str, Any]:
     return out
 
 
-def _logger(lg: Logger) -> dict[str, Any]:
-    out = fields(lg)
-    if lg.sampling:
-        out["sampling"] = pairs(lg.sampling)
-    return out
+def _obj(o: Obj) -> dict[str, Any]:
+    return pairs(o.items)
+
+
+def _pki(p: PKIApp) -> dict[str, Any]:
+    return {"certificate_authorities": {ca.id: value(ca) for ca in p.certificate_authorities}}
 
 
 def _logging(lg: Logging) -> dict[str, Any]:
@@ -170,7 +175,8 @@ SPECIAL: dict[type, Callable[[Any], Any]] = {
     AutomationPolicy: _policy,
     TLSApp: _tls,
     Module: _module,
-    Logger: _logger,
+    Obj: _obj,
+    PKIApp: _pki,
     Logging: _logging,
 }
 
@@ -195,15 +201,19 @@ def to_caddy_json(config: Config) -> dict[str, Any]:
         out["admin"] = admin
     if config.logging is not None:
         out["logging"] = value(config.logging)
-    if config.storage:
-        out["storage"] = pairs(config.storage)
+    if config.storage is not None:
+        out["storage"] = value(config.storage)
     apps: dict[str, Any] = {}
+    if config.events is not None:
+        apps["events"] = pairs(config.events)
+    if config.filesystems is not None:
+        apps["caddy.filesystems"] = pairs(config.filesystems)
     if config.http is not None:
         apps["http"] = value(config.http)
     if config.tls is not None:
         apps["tls"] = value(config.tls)
-    if config.pki:
-        apps["pki"] = pairs(config.pki)
+    if config.pki is not None:
+        apps["pki"] = value(config.pki)
     if apps:
         out["apps"] = apps
     return out

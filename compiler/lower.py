@@ -25,6 +25,7 @@ from rpc.compiler.directives.helper import (
 )
 from rpc.compiler.directives.matchers import parse_matcher_definition
 from rpc.compiler.directives.routing import NAMED_ROUTES_STATE
+from rpc.compiler.directives.serveroptions import apply_server_options
 from rpc.compiler.dispenser import DirectiveError, Dispenser, DToken, flatten
 from rpc.compiler.errors import Diagnostics
 from rpc.compiler.ir.config import Config
@@ -45,6 +46,8 @@ def lower(doc: Document, diags: Diagnostics) -> Config:
     pairings = servers.pair_sites(sites, lowering)
     diags.check()
     built = servers.build_servers(pairings, lowering, named)
+    diags.check()
+    built = apply_server_options(built, lowering)
     diags.check()
     config = apps.build(built, pairings, lowering)
     diags.check()

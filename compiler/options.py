@@ -8,7 +8,9 @@ do. Options that appear several times either accumulate (`servers`, `log`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from rpc.compiler.cst import GlobalOptions
@@ -19,12 +21,15 @@ from rpc.compiler.dispenser import DirectiveError, Dispenser, flatten
 from rpc.compiler.errors import did_you_mean
 from rpc.compiler.values import parse_duration
 
-__all__ = ["OPTIONS", "evaluate", "option"]
+__all__ = ["OPTIONS", "OPTION_SPANS_STATE", "evaluate", "option"]
 
+# Lowering state: option name → span of its (last) line, for errors found later.
+OPTION_SPANS_STATE = "optionSpans"
+OPTIONS_DOCS = "https://caddyserver.com/docs/caddyfile/options"
 OptionParser = Callable[[Dispenser, Lowering], Any]
 OPTIONS: dict[str, OptionParser] = {}
 # Options whose values accumulate in a list instead of overwriting.
-ACCUMULATE = frozenset({"servers", "log", "default_bind"})
+ACCUMULATE = frozenset({"servers", "log", "default_bind", "cert_issuer", "tls_automate_names"})
 
 
 def option(name: str) -> Callable[[OptionParser], OptionParser]:
@@ -53,6 +58,7 @@ def evaluate(block: GlobalOptions | None, lowering: Lowering) -> None:
             continue
         next_id = seg[-1].line_id + 1
         name = seg[0].text
+        lowering.state.setdefault(OPTION_SPANS_STATE, {})[name] = seg[0].token.span
         parser = OPTIONS.get(name)
         if parser is None:
             lowering.diags.error(
@@ -65,15 +71,39 @@ def evaluate(block: GlobalOptions | None, lowering: Lowering) -> None:
         try:
             value = parser(Dispenser(seg), lowering)
         except DirectiveError as exc:
-            lowering.diags.add(exc.diag)
+            diag = exc.diag
+            if diag.hint is None:
+                diag = replace(diag, hint=f"see {OPTIONS_DOCS}#{name.replace('_', '-')}")
+            lowering.diags.add(diag)
             continue
         if name in ACCUMULATE:
             lowering.options.setdefault(name, []).extend(value)
         else:
             lowering.options[name] = value
+    finish = _FINISH.get("servers")
+    if finish is not None and "servers" in lowering.options:
+        finish(lowering)
 
 
-_MODULES = ("rpc.compiler.directives.globals",)
+# Checks run once all options are read (the `servers` option sorts and checks its list).
+_FINISH: dict[str, Callable[[Lowering], None]] = {}
+
+
+def finish_option(name: str) -> Callable[[Callable[[Lowering], None]], Callable[[Lowering], None]]:
+    """Register a step that runs on an option's accumulated value after the block is read."""
+
+    def register(fn: Callable[[Lowering], None]) -> Callable[[Lowering], None]:
+        _FINISH[name] = fn
+        return fn
+
+    return register
+
+
+_MODULES = (
+    "rpc.compiler.directives.globals",
+    "rpc.compiler.directives.tlsoptions",
+    "rpc.compiler.directives.serveroptions",
+)
 _loaded = False
 
 
@@ -91,11 +121,12 @@ def _load() -> None:
 
 
 def single_arg(d: Dispenser) -> str:
+    """Caddy's `parseOptSingleString`: exactly one token after the option's name."""
     d.next()
-    if not d.next_arg():
+    if not d.next():
         raise d.arg_err()
     value = d.val
-    if d.next_arg():
+    if d.next():
         raise d.arg_err()
     return value
 
@@ -114,6 +145,10 @@ def parse_order(d: Dispenser, lowering: Lowering) -> None:
     pos = d.val
     if name not in registry.known_names():
         raise d.error(f"{name} is not a registered directive", code="RPC308")
+    if pos not in ("first", "last", "before", "after"):
+        raise d.error(
+            f"unknown positional '{pos}'", code="RPC308", hint="use first, last, before or after"
+        )
     if name in order:
         order.remove(name)
     if pos == "first":
@@ -130,19 +165,23 @@ def parse_order(d: Dispenser, lowering: Lowering) -> None:
             )
         idx = order.index(other)
         order.insert(idx if pos == "before" else idx + 1, name)
-    else:
-        raise d.error(
-            f"unknown position: {pos}", code="RPC308", hint="use first, last, before or after"
-        )
     if d.next_arg():
         raise d.arg_err()
     del span  # the order list has no JSON form
 
 
 def _port(d: Dispenser, name: str) -> int:
-    text = single_arg(d)
-    if not text.isdigit():
-        raise d.error(f"converting port '{text}' to integer value", code="RPC308")
+    d.next()
+    got = d.all_args(1)
+    if got is None:
+        raise d.arg_err()
+    text = got[0]
+    if not re.fullmatch(r"[+-]?\d+", text):
+        raise d.error(
+            f"converting port '{text}' to integer value: strconv.Atoi: parsing \"{text}\": "
+            "invalid syntax",
+            code="RPC308",
+        )
     return int(text)
 
 
@@ -159,8 +198,11 @@ def parse_https_port(d: Dispenser, lowering: Lowering) -> int:
 
 
 def duration_option(d: Dispenser) -> object:
-    text = single_arg(d)
+    """Caddy's `parseOptDuration`: the token after the option's name as a duration."""
+    d.next()
+    if not d.next():
+        raise d.arg_err()
     try:
-        return parse_duration(text)
+        return parse_duration(d.val)
     except ValueError as exc:
-        raise d.error(str(exc), code="RPC303") from None
+        raise d.error(f"time: {exc}", code="RPC303") from None

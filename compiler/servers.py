@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from rpc.compiler.addresses import Address, join_host_port, split_host_port
+from rpc.compiler.connpolicies import consolidate_policies, shield_from_wildcard_client_auth
 from rpc.compiler.directives.helper import ConfigValue, Lowering, build_subroute
 from rpc.compiler.gosort import slice_stable
 from rpc.compiler.ir.config import AutoHTTPS, Server, ServerLogs
@@ -101,9 +102,14 @@ def network_address(host: str, port: str) -> str:
     network = ""
     if "/" in host:
         network, _, rest = host.partition("/")
-        if network.startswith("unix"):
-            return host
+        if network.startswith("unix") or network in ("fd", "fdgram"):
+            return host  # sockets and file descriptors have no port
         host = rest
+    try:
+        host = split_host_port(host)[0]  # a port in a bind address gives way to the site's
+    except ValueError:
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]  # `tcp6/[::]`: the brackets come back with the port
     address = join_host_port(host, port)
     return f"{network}/{address}" if network else address
 
@@ -158,9 +164,9 @@ def _consolidate(by_addr: dict[str, dict[str, list[SiteBlock]]]) -> list[Pairing
     pairings: list[Pairing] = []
     for addr in sorted(by_addr):
         for prot in sorted(by_addr[addr]):
-            if prot not in by_addr[addr]:
-                continue
-            sites = by_addr[addr][prot]
+            # A protocol an earlier round already took still makes a (siteless) pairing:
+            # Caddy lists an address's protocols before consolidating, and emits it.
+            sites = by_addr[addr].get(prot, [])
             listeners: dict[str, set[str]] = {}
             for other in list(by_addr):
                 for other_prot in list(by_addr[other]):
@@ -326,8 +332,9 @@ def _build_server(
         elif val == "prefer_wildcard":
             auto = replace(auto, prefer_wildcard=True)
 
+    # In place, as Caddy does: the TLS app and the loggers see this order too.
+    _sort_sites(p.sites)
     sites = list(p.sites)
-    _sort_sites(sites)
 
     default_sni = options.get("default_sni", "")
     fallback_sni = options.get("fallback_sni", "")
@@ -353,6 +360,7 @@ def _build_server(
                 named.append((name, named_routes[name]))
 
     conn_policies: list[ConnectionPolicy] = []
+    unshielded: list[str] = []  # hosts of sites that add no connection policy of their own
     routes: list[Route] = []
     error_routes: list[Route] = []
     skip: list[str] = []
@@ -360,6 +368,7 @@ def _build_server(
         matchers = _site_matchers(site)
         hosts = site.hosts()
         force_automate = "tls.force_automate" in site.pile
+        before = len(conn_policies)
         for value in site.pile.get("tls.connection_policy", []):
             cp: ConnectionPolicy = value.value
             policy_hosts = list(hosts)
@@ -379,6 +388,8 @@ def _build_server(
             if not _policy_settings_empty(cp) or force_automate:
                 conn_policies.append(cp)
                 has_catch_all_policy = not policy_hosts
+        if len(conn_policies) == before:
+            unshielded.extend(h for h in hosts if h not in unshielded)
 
         for a in site.addresses:
             other_port = any(_port_of(ln) != http_port for ln in listen)
@@ -386,7 +397,7 @@ def _build_server(
                 skip.append(a.host)
                 auto_set = True
             has_tls = bool(site.pile.get("tls.connection_policy")) or (
-                a.host != "" and auto_set and a.host not in skip
+                a.host != "" and a.host not in skip
             )
             if a.scheme == "https" or (a.scheme != "http" and a.port != http_port and has_tls):
                 qualifies_for_tls = True
@@ -426,6 +437,7 @@ def _build_server(
     if auto_final is not None and auto_final == AutoHTTPS():
         auto_final = None
 
+    conn_policies = shield_from_wildcard_client_auth(conn_policies, unshielded)
     if (
         qualifies_for_tls
         and not has_catch_all_policy
@@ -433,6 +445,15 @@ def _build_server(
     ):
         conn_policies.append(ConnectionPolicy(default_sni=default_sni, fallback_sni=fallback_sni))
 
+    try:
+        policies = consolidate_policies(conn_policies)
+    except ValueError as exc:
+        diags.error(
+            "RPC311",
+            f"consolidating TLS connection policies for server {index}: {exc}",
+            sites[0].span if sites else None,
+        )
+        return None
     server = Server(
         name=f"srv{index}",
         listen=listen,
@@ -440,7 +461,7 @@ def _build_server(
         routes=tuple(_consolidate_routes(routes)),
         errors=tuple(error_routes),
         named_routes=tuple(named),
-        tls_connection_policies=tuple(_consolidate_policies(conn_policies)),
+        tls_connection_policies=tuple(policies),
         automatic_https=auto_final,
         logs=server_logs,
         span=sites[0].span if sites else None,
@@ -463,27 +484,6 @@ def _consolidate_routes(routes: list[Route]) -> list[Route]:
     from rpc.compiler.directives.helper import consolidate_routes
 
     return consolidate_routes(routes)
-
-
-def _consolidate_policies(policies: list[ConnectionPolicy]) -> list[ConnectionPolicy]:
-    """Merge policies whose settings are identical (their SNI lists combine)."""
-    out: list[ConnectionPolicy] = []
-    for cp in policies:
-        for k, existing in enumerate(out):
-            same = replace(existing, match_sni=(), span=None) == replace(
-                cp, match_sni=(), span=None
-            )
-            if same and existing.match_sni and cp.match_sni:
-                merged = tuple(existing.match_sni) + tuple(
-                    s for s in cp.match_sni if s not in existing.match_sni
-                )
-                out[k] = replace(existing, match_sni=merged)
-                break
-            if same and not existing.match_sni and not cp.match_sni:
-                break
-        else:
-            out.append(cp)
-    return out
 
 
 def _check_schemes(

@@ -13,6 +13,7 @@ import ipaddress
 
 from rpc.compiler.backend.emit import Emitter, Unsupported
 from rpc.compiler.backend.routes import RouteCompiler, server_route
+from rpc.compiler.certnames import match_wildcard
 from rpc.compiler.directives.matchers import PRIVATE_RANGES
 from rpc.compiler.ir.config import Config, Server
 from rpc.compiler.ir.logs import Logger
@@ -100,7 +101,10 @@ def app_expr(e: Emitter, rc: RouteCompiler, config: Config, version: str = "rpc"
     servers = []
     internal: list[str] = []
     acme: list[str] = []
+    certificates = _certificate_hosts(config)
     for server in http.servers:
+        if not server.listen:
+            continue  # Caddy's JSON can hold a server without listeners; it serves nothing
         entry = server_route(
             rc, server.routes, f"Requests to {server.name} ({', '.join(server.listen)})."
         )
@@ -112,14 +116,23 @@ def app_expr(e: Emitter, rc: RouteCompiler, config: Config, version: str = "rpc"
         tls = _uses_tls(server, config)
         if tls:
             for host in _server_hosts(server):
-                target = acme if needs_public_cert(host) else internal
+                if any(_covers(c, host) for c in certificates):
+                    continue
+                kind = _issuer_kind(host, config)
+                target = acme if kind == "acme" else internal
                 if host not in target:
                     target.append(host)
         servers.append(_server(e, server, entry, errors, tls))
     app = e.rt("App")
+    tls_fields = {
+        "certificates": _certificates(e, certificates) if certificates else None,
+        "internal": e.lit(tuple(internal)),
+        "acme": e.lit(tuple(acme)),
+    }
     fields = {
         "servers": f"({', '.join(servers)},)",
-        "tls": f"{e.rt('TLSConfig')}(internal={e.lit(tuple(internal))}, acme={e.lit(tuple(acme))})",
+        "tls": f"{e.rt('TLSConfig')}({e.kwargs(**tls_fields)})",
+        "metrics": _metrics(e, config),
         "logs": _logs(e, config),
         "grace_period": _seconds(http.grace_period),
         "shutdown_delay": _seconds(http.shutdown_delay) if http.shutdown_delay else None,
@@ -131,7 +144,82 @@ def app_expr(e: Emitter, rc: RouteCompiler, config: Config, version: str = "rpc"
     return f"{app}({e.kwargs(**fields)})"
 
 
+def _certificate_hosts(config: Config) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Loaded certificate files and the names they serve (from the policies' tags)."""
+    if config.tls is None or config.http is None:
+        return []
+    out = []
+    for cf in config.tls.load_files:
+        hosts: list[str] = []
+        anywhere = False
+        for server in config.http.servers:
+            for cp in server.tls_connection_policies:
+                if not set(cf.tags) & set(cp.certificate_tags):
+                    continue
+                names = [h for h in cp.match_sni if h]
+                anywhere = anywhere or not names
+                hosts.extend(h for h in names if h not in hosts)
+        out.append((cf.certificate, cf.key, () if anywhere else tuple(hosts)))
+    return out
+
+
+def _covers(cert: tuple[str, str, tuple[str, ...]], host: str) -> bool:
+    hosts = cert[2]
+    return not hosts or any(match_wildcard(host, h) for h in hosts)
+
+
+def _certificates(e: Emitter, certs: list[tuple[str, str, tuple[str, ...]]]) -> str:
+    items = [
+        f"{e.rt('Certificate')}({e.lit(c)}, {e.lit(k)}" + (f", hosts={e.lit(h)})" if h else ")")
+        for c, k, h in certs
+    ]
+    return f"({', '.join(items)},)"
+
+
+def _issuer_kind(host: str, config: Config) -> str:
+    """`internal` or `acme`: who Caddy would ask for this host's certificate."""
+    policies = config.tls.policies if config.tls is not None else ()
+    for ap in policies:
+        if ap.subjects and not any(match_wildcard(host, s) for s in ap.subjects):
+            continue
+        modules = [type(i).__name__ for i in ap.issuers]
+        modules += [
+            str(dict(x).get("module")) for k, v in ap.extra if k == "issuers" for x in _dicts(v)
+        ]
+        if not modules:
+            break
+        internal = all(m in ("InternalIssuer", "internal") for m in modules)
+        return "internal" if internal else "acme"
+    return "acme" if needs_public_cert(host) else "internal"
+
+
+def _dicts(v: object) -> list[dict[str, object]]:
+    return [x for x in v if isinstance(x, dict)] if isinstance(v, tuple | list) else []
+
+
+def _metrics(e: Emitter, config: Config) -> str | None:
+    http = config.http
+    if http is None or http.metrics is None:
+        return None
+    hosts = sorted({h for server in http.servers for h in _server_hosts(server)})
+    fields = {
+        "per_host": "True" if http.metrics.per_host else None,
+        "hosts": f"frozenset({e.lit(tuple(hosts))})" if hosts else None,
+        "observe_catchall_hosts": "True" if http.metrics.observe_catchall_hosts else None,
+    }
+    return f"{e.rt('MetricsConfig')}({e.kwargs(**fields)})"
+
+
 def _server(e: Emitter, s: Server, route: str, errors: str | None, tls: bool) -> str:
+    for wrapper in s.listener_wrappers:
+        # http_redirect and tls describe what the runtime does anyway; PROXY protocol
+        # headers it cannot read, and serving without them would misattribute clients.
+        if wrapper.module not in ("http_redirect", "tls"):
+            raise Unsupported(
+                f"the {wrapper.module} listener wrapper is not supported by rpc",
+                s.span,
+                "remove it from `servers { listener_wrappers }`, or terminate it in front of rpc",
+            )
     ranges = s.trusted_proxies.ranges if s.trusted_proxies is not None else ()
     networks = []
     for r in ranges:

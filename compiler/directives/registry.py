@@ -51,6 +51,7 @@ _MODULES = (
     "rpc.compiler.directives.fileserver",
     "rpc.compiler.directives.auth",
     "rpc.compiler.directives.misc",
+    "rpc.compiler.directives.site",
 )
 
 ParseFn = Callable[["Helper"], "list[ConfigValue]"]

@@ -11,15 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rpc.compiler.ir.base import Duration, Node, jfield
-from rpc.compiler.ir.logs import Logging
+from rpc.compiler.ir.logs import Logging, Module
 from rpc.compiler.ir.routes import Route
 from rpc.compiler.ir.tls import ConnectionPolicy, TLSApp
 
 __all__ = [
+    "PKICA",
     "Admin",
     "AutoHTTPS",
     "Config",
     "HTTPApp",
+    "KeyPair",
+    "PKIApp",
     "Server",
     "ServerLogs",
     "ServerMetrics",
@@ -73,9 +76,11 @@ class Timeouts(Node):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerMetrics(Node):
-    """`metrics` of a server."""
+    """`metrics` of the HTTP app (and, before hoisting, of a server)."""
 
     per_host: bool = jfield(default=False)
+    observe_catchall_hosts: bool = jfield(default=False)
+    otlp: bool = jfield(default=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,9 +89,12 @@ class Server(Node):
 
     name: str = jfield(None)
     listen: tuple[str, ...] = jfield(default=())
-    listener_wrappers: tuple[object, ...] = jfield(default=())
+    listener_wrappers: tuple[Module, ...] = jfield(default=())
+    packet_conn_wrappers: tuple[Module, ...] = jfield(default=())
     timeouts: Timeouts | None = jfield(None, default=None)  # flattened into the JSON
     keepalive_interval: Duration | None = jfield(default=None)
+    keepalive_idle: Duration | None = jfield(default=None)
+    keepalive_count: int = jfield(default=0)
     max_header_bytes: int = jfield(default=0)
     enable_full_duplex: bool = jfield(default=False)
     routes: tuple[Route, ...] = jfield(default=())
@@ -94,7 +102,7 @@ class Server(Node):
     named_routes: tuple[tuple[str, Route], ...] = jfield(default=())
     tls_connection_policies: tuple[ConnectionPolicy, ...] = jfield(default=())
     automatic_https: AutoHTTPS | None = jfield(default=None)
-    strict_sni_host: bool | None = jfield(default=None)
+    strict_sni_host: bool | None = jfield(default=None, keep_zero=True)
     trusted_proxies: TrustedProxies | None = jfield(default=None)
     client_ip_headers: tuple[str, ...] = jfield(default=())
     trusted_proxies_strict: int = jfield(default=0)
@@ -102,6 +110,7 @@ class Server(Node):
     logs: ServerLogs | None = jfield(default=None)
     listen_protocols: tuple[tuple[str, ...], ...] = jfield(default=())
     protocols: tuple[str, ...] = jfield(default=())
+    allow_0rtt: bool | None = jfield(default=None, keep_zero=True)
     metrics: ServerMetrics | None = jfield(default=None)
 
 
@@ -113,7 +122,40 @@ class HTTPApp(Node):
     https_port: int = jfield(default=0)
     grace_period: Duration | None = jfield(default=None)
     shutdown_delay: Duration | None = jfield(default=None)
+    metrics: ServerMetrics | None = jfield(default=None)
     servers: tuple[Server, ...] = jfield(None, default=())  # JSON: {"srv0": {...}, ...}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyPair(Node):
+    """A certificate and private key of a PKI CA, on disk."""
+
+    certificate: str = jfield(default="")
+    private_key: str = jfield(default="")
+    format: str = jfield(default="")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PKICA(Node):
+    """One certificate authority of the `pki` app (`local` unless named)."""
+
+    id: str = jfield(None)  # the key in `certificate_authorities`
+    name: str = jfield(default="")
+    root_common_name: str = jfield(default="")
+    intermediate_common_name: str = jfield(default="")
+    intermediate_lifetime: Duration | None = jfield(default=None)
+    install_trust: bool | None = jfield(default=None, keep_zero=True)
+    root: KeyPair | None = jfield(default=None)
+    intermediate: KeyPair | None = jfield(default=None)
+    maintenance_interval: Duration | None = jfield(default=None)
+    renewal_window_ratio: float = jfield(default=0.0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PKIApp(Node):
+    """`apps.pki`: local certificate authorities (used by `tls internal`, `acme_server`)."""
+
+    certificate_authorities: tuple[PKICA, ...] = jfield(None, default=())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,9 +175,12 @@ class Config(Node):
 
     admin: Admin | None = jfield(default=None)
     logging: Logging | None = jfield(default=None)
-    storage: tuple[tuple[str, object], ...] = jfield(default=())
+    storage: Module | None = jfield(default=None)
     http: HTTPApp | None = jfield(None, default=None)
     tls: TLSApp | None = jfield(None, default=None)
-    pki: tuple[tuple[str, object], ...] = jfield(None, default=())
+    pki: PKIApp | None = jfield(None, default=None)
+    # Apps rpc passes through: `events` (subscriptions) and `caddy.filesystems`.
+    events: tuple[tuple[str, object], ...] | None = jfield(None, default=None)
+    filesystems: tuple[tuple[str, object], ...] | None = jfield(None, default=None)
     # Global options rpc reads itself (order, debug, ...), as parsed.
     options: tuple[tuple[str, object], ...] = jfield(None, default=())

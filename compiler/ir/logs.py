@@ -1,7 +1,10 @@
 """Logging: named loggers, their writers and encoders (Caddy's top-level `logging`).
 
 Access logs of a site (`log` directive) and the global `log` option both land
-here; `Server.logs` maps hosts to logger names.
+here; `Server.logs` maps hosts to logger names. Writers, encoders, cores and
+field filters are Caddy modules rpc mostly passes through to the JSON view:
+`Module` names one by its type key (`output`, `format`, `filter`, ...) and
+keeps its settings as JSON values; `Obj` is a plain JSON object inside them.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from dataclasses import dataclass
 
 from rpc.compiler.ir.base import Node, jfield
 
-__all__ = ["Logger", "Logging", "Module", "SiteLog"]
+__all__ = ["Logger", "Logging", "Module", "Obj", "Sampling", "SiteLog"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -21,6 +24,29 @@ class Module(Node):
     tag: str = jfield(None, default="")  # "output", "format", "filter", ...
     settings: tuple[tuple[str, object], ...] = jfield(None, default=())  # flattened
 
+    def get(self, key: str, default: object = None) -> object:
+        """One setting's value."""
+        for k, v in self.settings:
+            if k == key:
+                return v
+        return default
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Obj(Node):
+    """A plain JSON object (keys in written order) inside a module's settings."""
+
+    items: tuple[tuple[str, object], ...] = jfield(None, default=())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sampling(Node):
+    """`sampling` of a logger: keep `first` entries per `interval`, then every `thereafter`."""
+
+    interval: int = jfield(default=0)  # nanoseconds (Go time.Duration)
+    first: int = jfield(default=0)
+    thereafter: int = jfield(default=0)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Logger(Node):
@@ -29,10 +55,15 @@ class Logger(Node):
     name: str = jfield(None)
     writer: Module | None = jfield(default=None)
     encoder: Module | None = jfield(default=None)
+    core: Module | None = jfield(default=None)
     level: str = jfield(default="")
-    sampling: tuple[tuple[str, object], ...] = jfield(None, default=())
+    sampling: Sampling | None = jfield(default=None)
     include: tuple[str, ...] = jfield(default=())
     exclude: tuple[str, ...] = jfield(default=())
+
+    def is_empty(self) -> bool:
+        """No setting at all (Caddy drops such a logger from a `log` directive)."""
+        return self == Logger(name=self.name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
