@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "adapt": "adapt",
     "check": "check",
     "compile": "compile",
+    "fmt": "fmt",
     "graph": "graph",
     "run": "run",
 }

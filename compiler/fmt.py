@@ -121,12 +121,18 @@ def format_caddyfile(text: str) -> str:
             nesting += 1
 
     for ch in _trim_space(text):
-        if not quotes and heredoc == _CLOSED and not heredoc_escaped and space:
-            if last == "<" and ch == "<":
-                write(ch)
-                heredoc = _OPENING
-                space = False
-                continue
+        if (
+            not quotes
+            and heredoc == _CLOSED
+            and not heredoc_escaped
+            and space
+            and last == "<"
+            and ch == "<"
+        ):
+            write(ch)
+            heredoc = _OPENING
+            space = False
+            continue
 
         if heredoc == _OPENING:
             if ch == "\n":
