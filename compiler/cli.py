@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "check": "check",
     "compile": "compile",
     "explain": "explain",
+    "fmt": "fmt",
     "graph": "graph",
     "run": "run",
     "test": "test",
