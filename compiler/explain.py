@@ -353,7 +353,7 @@ _DETERMINISTIC = frozenset(
 
 
 def _chosen(handler: Any, ctx: Any) -> str | None:
-    policy = getattr(handler, "policy", None)
+    policy = getattr(handler, "selection_policy", None)
     pool = getattr(handler, "upstreams", None)
     if policy is None or not pool or type(policy).__name__ not in _DETERMINISTIC:
         return None

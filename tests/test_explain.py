@@ -110,14 +110,32 @@ def test_explain_proxy_is_described_not_contacted() -> None:
 \t}
 }
 """
-    try:
-        traced = _traced(text)
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"reverse_proxy does not compile yet: {exc}")
+    traced = _traced(text)
     x = traced.explain(RequestSpec("GET", "http://localhost:8080/api/a"))
     assert x.proxied is not None
     assert x.proxied["upstreams"] == ["10.9.9.1:1", "10.9.9.2:1"]
     assert x.proxied["policy"] == "first"
+    # `first` is deterministic: explain names the upstream the app would pick.
+    assert x.proxied["chosen"] == "10.9.9.1:1"
+
+
+def test_explain_names_the_hashed_upstream_like_the_app() -> None:
+    text = """\
+:8080 {
+\treverse_proxy 10.9.9.1:1 10.9.9.2:1 10.9.9.3:1 {
+\t\tlb_policy uri_hash
+\t}
+}
+"""
+    traced = _traced(text)
+    chosen = set()
+    for i in range(40):
+        x = traced.explain(RequestSpec("GET", f"http://localhost:8080/p{i}"))
+        assert x.proxied is not None
+        again = traced.explain(RequestSpec("GET", f"http://localhost:8080/p{i}"))
+        assert again.proxied is not None and again.proxied["chosen"] == x.proxied["chosen"]
+        chosen.add(x.proxied["chosen"])
+    assert chosen == {"10.9.9.1:1", "10.9.9.2:1", "10.9.9.3:1"}
 
 
 def test_explain_cli_text_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,3 +28,13 @@ def test_ir_snapshot(path: Path, text_snapshot: object) -> None:
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
 def test_adapt_equals_caddy(path: Path, caddy: str) -> None:
     assert_same_as_caddy(path.read_text())
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_module_snapshot(path: Path, text_snapshot: object) -> None:
+    """The generated module itself: a change in code generation shows up as a reviewed diff."""
+    result = compile_caddyfile(path.read_text(), path.name, environ={})
+    assert [d.code for d in result.diagnostics if d.is_error] == []
+    assert result.python is not None
+    compile(result.python, path.name, "exec")  # a module Python accepts
+    assert result.python == text_snapshot

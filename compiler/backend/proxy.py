@@ -197,7 +197,7 @@ def transport(e: Emitter, t: HTTPTransport | None, origin: str, span: object = N
 # ---------------------------------------------------------------- health
 
 
-def _active(e: Emitter, a: ActiveHealthChecks, tr: str | None) -> str:
+def _active(e: Emitter, a: ActiveHealthChecks, tr: str | None, origin: str) -> str:
     headers = None
     if a.headers:
         headers = (
@@ -222,7 +222,8 @@ def _active(e: Emitter, a: ActiveHealthChecks, tr: str | None) -> str:
         "max_size": e.lit(a.max_size) if a.max_size else None,
         "tls": f"{tr}.tls" if tr is not None else None,
         "tls_except_ports": f"{tr}.tls_except_ports" if tr is not None else None,
-        "origin": e.lit(a.origin),
+        # Health-check logs name the line; the block itself carries no span of its own.
+        "origin": e.lit(a.origin or origin),
     }
     return f"lambda pool: {e.rt('ActiveHealthCheck')}(pool, {e.kwargs(**fields)})"
 
@@ -277,7 +278,7 @@ def reverse_proxy(e: Emitter, rc: RouteCompiler, h: ReverseProxy) -> str:
             fields["retry_match"] = f"({checks})"
     if health is not None:
         if health.active is not None:
-            fields["active_health"] = _active(e, health.active, tr)
+            fields["active_health"] = _active(e, health.active, tr, h.origin)
         if health.passive is not None:
             fields["passive_health"] = _passive(e, health.passive)
     fields["flush_interval"] = _secs(h.flush_interval)
