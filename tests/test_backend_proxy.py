@@ -143,6 +143,10 @@ def test_header_directives_build_headers_handlers(tmp_path: Path) -> None:
             "reverse_proxy 127.0.0.1:9000 {\n transport http {\n proxy_protocol v2\n }\n}",
             "proxy_protocol",
         ),
+        (
+            "reverse_proxy 127.0.0.1:9000 {\n transport fastcgi {\n split .php\n }\n}",
+            "transport fastcgi",
+        ),
     ],
 )
 def test_unsupported_options_are_refused(body: str, message: str) -> None:

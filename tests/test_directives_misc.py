@@ -23,6 +23,19 @@ def in_proxy(*lines: str) -> str:
 
 
 CASES = [
+    # reverse_proxy's fastcgi transport: adapted (rpc check sees it), refused by `rpc compile`
+    site(
+        "reverse_proxy 127.0.0.1:9000 {\n\ttransport fastcgi {\n\t\troot /var/www\n"
+        '\t\tsplit .php .php5\n\t\tenv A 1\n\t\tenv B "two words"\n\t\tenv A 3\n'
+        "\t\tresolve_root_symlink\n\t\tdial_timeout 3s\n\t\tread_timeout 1m\n"
+        "\t\twrite_timeout 500ms\n\t\tcapture_stderr\n\t}\n}"
+    ),
+    site("reverse_proxy h {\n\ttransport fastcgi {\n\t\tsplit\n\t}\n}"),
+    site("reverse_proxy h {\n\ttransport fastcgi {\n\t\tenv A\n\t}\n}"),
+    site("reverse_proxy h {\n\ttransport fastcgi {\n\t\tcapture_stderr yes\n\t}\n}"),
+    site("reverse_proxy h {\n\ttransport fastcgi {\n\t\tread_timeout soon\n\t}\n}"),
+    site("reverse_proxy h {\n\ttransport fastcgi {\n\t\tbogus 1\n\t}\n}"),
+    site("reverse_proxy h {\n\ttransport fastcgi\n}"),
     # request_body
     site("request_body {\n\tmax_size 1MB\n}"),
     site("request_body /upload* {\n\tmax_size 10MiB\n}"),

@@ -293,11 +293,7 @@ class ProxyBuilder:
         for seg in self.handle_response_segments:
             seg.next()
             args = seg.remaining_args()
-            if len(args) == 2:
-                raise seg.error(
-                    "configuring 'handle_response' for status code replacement is no longer "
-                    "supported. Use 'replace_status' instead."
-                )
+            # Caddy 2.11 dropped the 2-argument "status code replacement" message.
             if len(args) > 1:
                 raise seg.error(
                     "too many arguments for 'handle_response': only a single response matcher "
@@ -820,7 +816,11 @@ def _register_json() -> None:
 
     @caddyjson.register(FastCGITransport)
     def _fcgi(n: FastCGITransport) -> dict[str, object]:
-        return {"protocol": "fastcgi", **caddyjson.pairs(n.settings)}
+        out = caddyjson.pairs(tuple((k, v) for k, v in n.settings if k != "env"))
+        env = dict(n.settings).get("env")
+        if env:
+            out["env"] = dict(env)  # type: ignore[call-overload]
+        return {"protocol": "fastcgi", **out}
 
 
 _register_json()

@@ -282,12 +282,42 @@ def _trust_pool(d: Dispenser) -> tuple[tuple[str, object], ...]:
 
 
 def _fastcgi(d: Dispenser) -> FastCGITransport:
+    """`transport fastcgi { ... }`, a port of Caddy's fastcgi `UnmarshalCaddyfile`.
+
+    It is read so `rpc adapt` and `rpc check` see the whole config; code
+    generation refuses it (RPC304), since the runtime has no FastCGI client.
+    """
     span = d.span
     d.next()
-    if d.next_block(0):
-        raise d.error(
-            "transport fastcgi is not supported by rpc yet",
-            code="RPC304",
-            hint="rpc proxies over HTTP; use `transport http`",
-        )
-    return FastCGITransport(span=span)
+    settings: dict[str, object] = {}
+    env: dict[str, str] = {}
+    while d.next_block(0):
+        key = d.val
+        if key == "root":
+            settings["root"] = _arg(d)
+        elif key == "split":
+            split = d.remaining_args()
+            if not split:
+                raise d.arg_err()
+            settings["split_path"] = tuple(split)
+        elif key == "env":
+            args = d.remaining_args()
+            if len(args) != 2:
+                raise d.arg_err()
+            env[args[0]] = args[1]
+            settings["env"] = None  # keeps the key's first position
+        elif key in ("resolve_root_symlink", "capture_stderr"):
+            if d.next_arg():
+                raise d.arg_err()
+            settings[key] = True
+        elif key in ("dial_timeout", "read_timeout", "write_timeout"):
+            text = _arg(d)
+            try:
+                settings[key] = parse_duration(text)
+            except ValueError as exc:
+                raise d.error(f"bad timeout value {text}: {exc}", code="RPC303") from None
+        else:
+            raise d.error(f"unrecognized subdirective {key}", code="RPC301")
+    if env:
+        settings["env"] = tuple(env.items())
+    return FastCGITransport(settings=tuple(settings.items()), span=span)

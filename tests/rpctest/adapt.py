@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rpc.compiler.caddyjson import to_caddy_json
-from rpc.compiler.errors import RpcError
+from rpc.compiler.errors import Diagnostic, RpcError
 from rpc.compiler.pipeline import Stage, compile_caddyfile
 from rpctest.corpus import Case
 
@@ -63,6 +63,15 @@ def _normalise(message: str) -> str:
     return message.lower().strip()
 
 
+def _said(d: Diagnostic) -> str:
+    """The message as Caddy words it: rpc puts Caddy's advice in the hint, Caddy appends it
+    to the message (after a newline or " - ")."""
+    if not d.hint:
+        return d.message.lower()
+    forms = (f"{d.message}\n{d.hint}", f"{d.message} - {d.hint}")
+    return "\n".join(f.lower().rstrip(".") for f in forms)
+
+
 def run_case(case: Case, workdir: Path) -> tuple[str, list[str]]:
     (workdir / "Caddyfile").write_text(case.caddyfile)
     cwd = os.getcwd()
@@ -76,7 +85,7 @@ def run_case(case: Case, workdir: Path) -> tuple[str, list[str]]:
             return "ERR", [f"{d.code} {d.span}: {d.message}" for d in errors[:3]]
         want = _normalise(case.expected)
         for d in errors:
-            if want in d.message.lower() or EQUIVALENT_ERRORS.get(case.name) == d.code:
+            if want.rstrip(".") in _said(d) or EQUIVALENT_ERRORS.get(case.name) == d.code:
                 return "PASS-ERR", []
         return "ERR-OTHER", [f"{d.code}: {d.message}" for d in errors[:3]]
     except Exception as exc:  # noqa: BLE001 - a crash is a result to report, not to hide

@@ -1,0 +1,96 @@
+"""Caddy's own adapt test cases: `rpc adapt` must produce the JSON Caddy 2.11 produces.
+
+Tier 1 (tests/conformance/caddy-adapt/TIER1.txt) must pass whole: the same
+JSON compared as data, or for an error case an error of the same meaning.
+The rest of the corpus runs too; the cases rpc knowingly does not handle are
+listed below with the reason, as strict expected failures, so a case that
+starts passing (or a new one that fails) shows up in the suite.
+`tests/adapt_report.py` prints the same results as a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rpctest.adapt import run_case
+from rpctest.corpus import Case, cases, layout, tier1
+
+_DNS = "DNS providers are plugins (dns.providers.*); rpc has none, as plain caddy"
+_ACME_SERVER = "acme_server is not supported (docs/directives.md)"
+_FASTCGI = "php_fastcgi is not supported: the runtime has no FastCGI client"
+_RESOLVERS = "the global `resolvers` option is not supported yet"
+_ERRORS_NESTING = "handle_errors routes nest differently from Caddy's (known DIFF)"
+
+KNOWN = {
+    "acme_dns_configured": _DNS,
+    "acme_dns_naked_use_dns_defaults": _DNS,
+    "tls_acme_dns_override_global_dns": _DNS,
+    "tls_dns_override_acme_dns": _DNS,
+    "tls_dns_override_global_dns": _DNS,
+    "tls_dns_resolvers_with_global_provider": _DNS,
+    "tls_dns_ttl": _DNS,
+    "tls_propagation_options": _DNS,
+    "wildcard_pattern": _DNS,
+    "acme_server_custom_challenges": _ACME_SERVER,
+    "acme_server_default_challenges": _ACME_SERVER,
+    "acme_server_lifetime": _ACME_SERVER,
+    "acme_server_multi_custom_challenges": _ACME_SERVER,
+    "acme_server_policy-allow": _ACME_SERVER,
+    "acme_server_policy-both": _ACME_SERVER,
+    "acme_server_policy-deny": _ACME_SERVER,
+    "acme_server_sign_with_root": _ACME_SERVER,
+    "php_fastcgi_handle_response": _FASTCGI,
+    "php_fastcgi_index_off": _FASTCGI,
+    "php_fastcgi_matcher": _FASTCGI,
+    "php_fastcgi_subdirectives": _FASTCGI,
+    "php_fastcgi_try_files_override": _FASTCGI,
+    "php_fastcgi_try_files_override_no_dir_index": _FASTCGI,
+    "global_options_resolvers": _RESOLVERS,
+    "global_options_resolvers_local_dns_inherit": _RESOLVERS,
+    "global_options_resolvers_local_override": _RESOLVERS,
+    "global_options_resolvers_mixed": _RESOLVERS,
+    "global_options_skip_install_trust": "skip_install_trust is not supported yet",
+    "error_example": _ERRORS_NESTING,
+    "error_sort": _ERRORS_NESTING,
+    "error_subhandlers": _ERRORS_NESTING,
+    "intercept_response": "intercept is not supported (docs/directives.md)",
+    "intercept_handle_response_too_many_args": "intercept is not supported",
+    "push": "push (HTTP/2 server push) is not supported",
+    "tracing": "tracing (OpenTelemetry) is not supported",
+    "invoke_nested_named_routes": "Caddy 2.11 keeps only the first handler of a one-route "
+    "named route; rpc keeps all (docs/directives.md)",
+    "invoke_nested_undefined_named_route": "an undefined named route invoked inside a "
+    "nested block is not reported yet",
+    "tls_client_auth_cert_file-legacy-with-verifier": "legacy client-auth cert files with "
+    "a verifier are not supported yet",
+}
+
+CASES = cases()
+TIER1 = tier1()
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield layout(tmp_path_factory.mktemp("corpus"))
+
+
+def _param(case: Case) -> object:
+    name = case.name.removesuffix(".caddyfiletest")
+    if name in KNOWN:
+        return pytest.param(case, id=name, marks=pytest.mark.xfail(reason=KNOWN[name], strict=True))
+    return pytest.param(case, id=name)
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES])
+def test_adapt_case(case: Case, workdir: Path) -> None:
+    status, details = run_case(case, workdir)
+    assert status in ("PASS", "PASS-ERR"), "\n".join([status, *details])
+
+
+def test_tier1_has_no_known_failure() -> None:
+    names = {c.name.removesuffix(".caddyfiletest") for c in CASES if c.name in TIER1}
+    assert len(names) == 121
+    assert names.isdisjoint(KNOWN)
