@@ -49,7 +49,7 @@ def _pinned(requirement: str) -> str:
 
 def requirements(config: Config) -> list[str]:
     """The runtime requirements of a compiled Caddyfile, pinned to the installed versions."""
-    from rpc.compiler.backend.app import serves_tls
+    from rpc.compiler.certplan import serves_tls
 
     needed = {"aiohttp"}
     if serves_tls(config):

@@ -98,6 +98,7 @@ CODES: dict[str, str] = {
     "RPC411": "site needs a certificate rpc cannot obtain",
     "RPC412": "duplicate site address",
     "RPC413": "shadowed route",
+    "RPC414": "config Caddy ignores",
     # RPC9xx: the compiler itself
     "RPC900": "internal compiler error",
 }

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from rpc.compiler import placeholders
+from rpc.compiler.certplan import certificate_plan
 from rpc.compiler.errors import Diagnostics
 from rpc.compiler.ir.config import Config
 from rpc.compiler.ir.handlers import StaticError, StaticResponse
-from rpc.compiler.ir.matchers import MatchMethod, MatchPath
+from rpc.compiler.ir.matchers import MatchHost, MatchMethod, MatchPath
 from rpc.compiler.ir.proxy import CookieHash, ReverseProxy
 from rpc.compiler.ir.routes import Handler, Route
 from rpc.compiler.walk import nodes, route_lists, texts
@@ -59,6 +60,27 @@ def dynamic_health_checks(config: Config, diags: Diagnostics) -> None:
                     up.span or p.span,
                     "use passive health checks (fail_duration, max_fails) for these upstreams",
                 )
+
+
+def public_certificates(config: Config, diags: Diagnostics) -> None:
+    """RPC411: a site would need a public certificate (ACME), which rpc cannot obtain."""
+    acme = certificate_plan(config).acme
+    if not acme or config.http is None:
+        return
+    spans = {}
+    for server in config.http.servers:
+        for n in nodes(server):
+            if isinstance(n, MatchHost):
+                for h in n.hosts:
+                    spans.setdefault(h.raw, n.span)
+    for host in acme:
+        diags.warn(
+            "RPC411",
+            f"site {host} would need a publicly trusted certificate (Caddy gets one through "
+            "ACME); rpc cannot obtain it, so the compiled app refuses to start",
+            spans.get(host),
+            f"use `tls internal`, `tls <cert.pem> <key.pem>`, or serve http://{host}",
+        )
 
 
 def busy_retry_loop(config: Config, diags: Diagnostics) -> None:
@@ -270,6 +292,7 @@ RULES: tuple[Rule, ...] = (
     shadowed_handles,
     exact_paths,
     dynamic_health_checks,
+    public_certificates,
     busy_retry_loop,
     cookie_without_secret,
     insecure_upstream_tls,

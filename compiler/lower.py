@@ -29,9 +29,10 @@ from rpc.compiler.directives.serveroptions import apply_server_options
 from rpc.compiler.dispenser import DirectiveError, Dispenser, DToken, flatten
 from rpc.compiler.errors import Diagnostics
 from rpc.compiler.ir.config import Config
-from rpc.compiler.ir.routes import MatcherSet, Route
+from rpc.compiler.ir.routes import Handler, MatcherSet, Route
 from rpc.compiler.placeholders import expand_shorthands
 from rpc.compiler.servers import SiteBlock
+from rpc.compiler.source import Span
 
 __all__ = ["lower"]
 
@@ -98,13 +99,32 @@ def _named_routes(doc: Document, lowering: Lowering) -> dict[str, Route]:
         values = parse_directives(helper, _segments(_shorthands(named.lines)))
         subroute = build_subroute(values, lowering, sort=True, span=named.span)
         if len(subroute.routes) == 1 and not subroute.routes[0].match:
-            route = Route(handle=subroute.routes[0].handle, span=named.span)
+            # Caddy 2.11 inlines a single unconditional route but keeps only its
+            # first handler (its own adapt tests expect this); rpc does the same,
+            # so a Caddyfile means what it means to Caddy, and says so loudly.
+            first, *dropped = subroute.routes[0].handle
+            if dropped:
+                _warn_dropped(named.name, dropped, named.span, lowering)
+            route = Route(handle=(first,), span=named.span)
         else:
             route = Route(handle=(subroute,), span=named.span)
         routes[named.name] = route
     lowering.groups = outer_groups
     lowering.state.pop(NAMED_ROUTES_STATE, None)
     return routes
+
+
+def _warn_dropped(name: str, dropped: list[Handler], span: Span | None, lowering: Lowering) -> None:
+    what = ", ".join(
+        f"{h.CADDY_TAG[1] if h.CADDY_TAG else type(h).__name__} ({h.origin or 'here'})"
+        for h in dropped
+    )
+    lowering.diags.warn(
+        "RPC414",
+        f"named route '{name}' keeps only its first handler; Caddy 2.11 drops the rest: {what}",
+        span,
+        "wrap the body in `route { ... }` so every directive runs (Caddy and rpc alike)",
+    )
 
 
 def _site(site: object, lowering: Lowering) -> SiteBlock:

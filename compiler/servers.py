@@ -17,13 +17,16 @@ from dataclasses import dataclass, field, replace
 from rpc.compiler.addresses import Address, join_host_port, split_host_port
 from rpc.compiler.connpolicies import consolidate_policies, shield_from_wildcard_client_auth
 from rpc.compiler.directives.helper import ConfigValue, Lowering, build_subroute
+from rpc.compiler.errors import Diagnostics
 from rpc.compiler.gosort import slice_stable
 from rpc.compiler.ir.config import AutoHTTPS, Server, ServerLogs
+from rpc.compiler.ir.handlers import Invoke
 from rpc.compiler.ir.logs import SiteLog
 from rpc.compiler.ir.matchers import MatchHost, MatchPath
 from rpc.compiler.ir.routes import MatcherSet, Route, Subroute
 from rpc.compiler.ir.tls import ConnectionPolicy
 from rpc.compiler.source import Span
+from rpc.compiler.walk import nodes
 
 __all__ = ["Pairing", "SiteBlock", "build_servers", "pair_sites"]
 
@@ -298,6 +301,27 @@ def build_servers(
     return out
 
 
+def _add_named(
+    invoke: Invoke, defined: dict[str, Route], named: list[tuple[str, Route]], diags: Diagnostics
+) -> None:
+    """Add the route `invoke` names and, as Caddy does, every route it invokes, transitively."""
+    name = invoke.name
+    if name not in defined:
+        diags.error(
+            "RPC305",
+            f"cannot invoke named route '{name}', which was not defined",
+            invoke.span,
+            "define it at the top level: `&(" + name + ") { ... }`",
+        )
+        return
+    if any(n == name for n, _ in named):
+        return
+    named.append((name, defined[name]))
+    for node in nodes(defined[name]):
+        if isinstance(node, Invoke):
+            _add_named(node, defined, named, diags)
+
+
 def _build_server(
     index: int, p: Pairing, lowering: Lowering, named_routes: dict[str, Route]
 ) -> Server | None:
@@ -347,17 +371,7 @@ def _build_server(
     named: list[tuple[str, Route]] = []
     for site in sites:
         for value in site.pile.get("named_route", []):
-            name = value.value
-            if name not in named_routes:
-                diags.error(
-                    "RPC305",
-                    f"cannot invoke named route '{name}', which was not defined",
-                    value.span,
-                    "define it at the top level: `&(" + name + ") { ... }`",
-                )
-                continue
-            if all(n != name for n, _ in named):
-                named.append((name, named_routes[name]))
+            _add_named(Invoke(name=value.value, span=value.span), named_routes, named, diags)
 
     conn_policies: list[ConnectionPolicy] = []
     unshielded: list[str] = []  # hosts of sites that add no connection policy of their own

@@ -60,10 +60,6 @@ KNOWN = {
     "intercept_handle_response_too_many_args": "intercept is not supported",
     "push": "push (HTTP/2 server push) is not supported",
     "tracing": "tracing (OpenTelemetry) is not supported",
-    "invoke_nested_named_routes": "Caddy 2.11 keeps only the first handler of a one-route "
-    "named route; rpc keeps all (docs/directives.md)",
-    "invoke_nested_undefined_named_route": "an undefined named route invoked inside a "
-    "nested block is not reported yet",
     "tls_client_auth_cert_file-legacy-with-verifier": "legacy client-auth cert files with "
     "a verifier are not supported yet",
 }

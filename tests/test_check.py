@@ -30,6 +30,8 @@ def codes(text: str) -> list[str]:
             "RPC407",
         ),
         (":80\n@p method POST\nreverse_proxy @p a b {\n\tlb_retries 2\n}\n", "RPC408"),
+        ("example.com {\n\trespond hi\n}\n", "RPC411"),
+        ("&(x) {\n\theader A b\n\trespond x\n}\n:80 {\n\tinvoke x\n}\n", "RPC414"),
         (
             ":80\nroute {\n\thandle {\n\t\trespond a\n\t}\n\thandle /x* {\n\t\trespond b\n\t}\n}\n",
             "RPC413",
@@ -56,6 +58,9 @@ def test_each_code(text: str, code: str) -> None:
         ":80\n@get method GET\nreverse_proxy @get a {\n\tlb_retries 2\n}\n",
         ':80\nrespond "{http.request.host} {http.vars.x} {env.HOME}"\n',
         ":80\nroute {\n\trespond /x a\n\trespond b\n}\n",
+        "example.com {\n\ttls internal\n\trespond hi\n}\nhttp://example.org {\n\trespond hi\n}\n",
+        "localhost {\n\trespond hi\n}\n",
+        "&(x) {\n\troute {\n\t\theader A b\n\t\trespond x\n\t}\n}\n:80 {\n\tinvoke x\n}\n",
     ],
 )
 def test_clean_configs_have_no_findings(text: str) -> None:

@@ -224,6 +224,164 @@ SCENARIOS: dict[str, tuple[str, list[Request]]] = {
         + '    handle {\n        respond "last"\n    }\n}\n',
         [("GET", "/p0/x", {}), ("GET", "/p39/y", {}), ("GET", "/p3", {}), ("GET", "/q", {})],
     ),
+    "header_ops": (
+        """
+        :@PORT@ {
+            header X-Set one
+            header +X-Add two
+            header -Server
+            header /d {
+                X-Deferred "{path}"
+                defer
+            }
+            header X-Replace "a-b-c"
+            header X-Replace "-" "_"
+            header ?X-Default d
+            request_header X-In "from-proxy"
+            request_header -X-Drop
+            respond "{header.X-In}|{header.X-Drop}|{header.X-Keep}"
+        }
+        """,
+        [
+            ("GET", "/", {"X-Drop": "gone", "X-Keep": "kept"}),
+            ("GET", "/d", {}),
+            ("HEAD", "/", {}),
+        ],
+    ),
+    "handle_path_and_uri": (
+        """
+        :@PORT@ {
+            handle_path /api/* {
+                uri query +added yes
+                uri query -drop
+                respond "api {path} {query}"
+            }
+            handle /u/* {
+                uri strip_prefix /u
+                uri replace /old/ /new/
+                respond "u {path}"
+            }
+            handle {
+                rewrite /r /rewritten?x=1
+                respond "rest {uri}"
+            }
+        }
+        """,
+        [
+            ("GET", "/api/v1/users?drop=1&keep=2", {}),
+            ("GET", "/u/old/x", {}),
+            ("GET", "/r", {}),
+            ("GET", "/else?q", {}),
+        ],
+    ),
+    "vars_map_matchers": (
+        """
+        :@PORT@ {
+            map {path} {kind} {
+                /a      alpha
+                ~/n/(.*) "num-${1}"
+                default other
+            }
+            vars tier gold
+            @gold vars tier gold
+            @re vars_regexp {kind} ^num-(\\d+)$
+            respond @re "re {re.1} {kind}"
+            respond @gold "gold {kind} {vars.tier}"
+        }
+        """,
+        [("GET", "/a", {}), ("GET", "/n/42", {}), ("GET", "/zzz", {})],
+    ),
+    "request_body_limits": (
+        """
+        :@PORT@ {
+            request_body /small {
+                max_size 10
+            }
+            respond "got it"
+        }
+        """,
+        [("GET", "/small", {}), ("GET", "/big", {})],
+    ),
+    "remote_ip_and_protocol": (
+        """
+        :@PORT@ {
+            @local remote_ip 127.0.0.1/8
+            @far not remote_ip 127.0.0.1/8
+            @http protocol http
+            respond @far "far"
+            respond @local "local {remote_host} {scheme}"
+            respond @http "http"
+        }
+        """,
+        [("GET", "/", {}), ("GET", "/", {"X-Forwarded-For": "8.8.8.8"})],
+    ),
+    "named_routes_and_invoke": (
+        """
+        &(shared) {
+            header X-Shared yes
+            respond "shared {path}"
+        }
+        :@PORT@ {
+            handle /s/* {
+                invoke shared
+            }
+            respond "direct"
+        }
+        """,
+        [("GET", "/s/x", {}), ("GET", "/t", {})],
+    ),
+    "abort_and_static_errors": (
+        """
+        :@PORT@ {
+            error /forbidden "nope" 403
+            respond /teapot 418 {
+                body "short and stout"
+            }
+            handle_errors {
+                header X-Err "{err.status_code}"
+                respond "{err.status_code}: {err.message}"
+            }
+            respond "fine"
+        }
+        """,
+        [("GET", "/forbidden", {}), ("GET", "/teapot", {}), ("GET", "/ok", {})],
+    ),
+    "placeholders_in_respond": (
+        """
+        :@PORT@ {
+            respond "{method} {host} {hostport} {port} {path.0} {path.1} {file} {dir} {query.a} {cookie.c} {http.request.orig_uri} {header.User-Agent} {scheme}"
+        }
+        """,
+        [
+            ("GET", "/one/two/file.txt?a=1&a=2", {"Cookie": "c=cv; d=1", "User-Agent": "ua"}),
+            ("POST", "/x%20y/", {}),
+        ],
+    ),
+    "forward_auth_to_itself": (
+        """
+        :@PORT@ {
+            handle /auth {
+                header X-User alice
+                @ok header Authorization "Bearer good"
+                respond @ok "ok" 200
+                respond "denied {header.X-Forwarded-Method} {header.X-Forwarded-Uri}" 401
+            }
+            handle {
+                forward_auth 127.0.0.1:@PORT@ {
+                    uri /auth
+                    copy_headers X-User
+                }
+                respond "hello {header.X-User}"
+            }
+        }
+        """,
+        [
+            ("GET", "/page?q=1", {"Authorization": "Bearer good"}),
+            ("GET", "/page?q=1", {"Authorization": "Bearer bad"}),
+            ("POST", "/form", {}),
+            ("GET", "/page", {"Authorization": "Bearer good", "X-User": "mallory"}),
+        ],
+    ),
 }
 
 

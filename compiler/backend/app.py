@@ -1,92 +1,26 @@
 """The `APP = App(...)` expression: servers, listeners, TLS, logs, admin, timeouts.
 
 Maps the IR's Caddy-shaped config onto the runtime's app spec
-(docs/dev/runtime.md, "Server and app spec"), and decides what Caddy's
-automatic HTTPS would do for each server: which hosts get a locally issued
-certificate (`tls internal`, localhost and IPs) and which would need a public
-one (rpc cannot run ACME; the app then refuses to start and says why).
+(docs/dev/runtime.md, "Server and app spec"),  with the certificate
+plan of `rpc.compiler.certplan` (rpc cannot run ACME; an app whose plan needs
+it refuses to start and says why).
 """
 
 from __future__ import annotations
 
-import ipaddress
-
 from rpc.compiler.backend.emit import Emitter, Unsupported
 from rpc.compiler.backend.routes import RouteCompiler, server_route
-from rpc.compiler.certnames import match_wildcard
+from rpc.compiler.certplan import CertFile, certificate_plan, server_hosts, uses_tls
 from rpc.compiler.directives.matchers import PRIVATE_RANGES
 from rpc.compiler.ir.config import Config, Server
 from rpc.compiler.ir.logs import Logger
-from rpc.compiler.ir.matchers import MatchHost
 
-__all__ = ["app_expr", "needs_public_cert"]
-
-DEFAULT_HTTP_PORT = 80
-DEFAULT_HTTPS_PORT = 443
-
-
-def needs_public_cert(host: str) -> bool:
-    """Caddy's `SubjectQualifiesForPublicCert`: a name a public CA could certify."""
-    h = host.lower()
-    if not h or "{" in h or (h.startswith("*.") and h.count(".") < 2):
-        return False
-    try:
-        ipaddress.ip_address(h.strip("[]"))
-        return False
-    except ValueError:
-        pass
-    internal = (
-        ".localhost",
-        ".local",
-        ".internal",
-        ".home.arpa",
-        ".test",
-        ".invalid",
-        ".example",
-        ".lan",
-    )
-    return (
-        h != "localhost" and "." in h.strip(".") and not h.endswith(internal) and "*" not in h[1:]
-    )
+__all__ = ["app_expr"]
 
 
 def _seconds(d: object) -> str:
     ns = getattr(d, "ns", None)
     return repr(ns / 1e9) if ns is not None else "None"
-
-
-def _server_hosts(server: Server) -> list[str]:
-    hosts: list[str] = []
-    for route in server.routes:
-        for ms in route.match:
-            m = ms.get("host")
-            if isinstance(m, MatchHost):
-                for h in m.hosts:
-                    if h.is_constant and h.constant not in hosts:
-                        hosts.append(h.constant)
-    return hosts
-
-
-def _port(listen: str) -> str:
-    return listen.rsplit(":", 1)[-1] if ":" in listen else ""
-
-
-def _uses_tls(server: Server, config: Config) -> bool:
-    """Whether Caddy would serve TLS on this server's listeners."""
-    if server.tls_connection_policies:
-        return True
-    http_port = str(config.http.http_port or DEFAULT_HTTP_PORT) if config.http else "80"
-    auto = server.automatic_https
-    if auto is not None and auto.disable:
-        return False
-    skip = set(auto.skip) if auto is not None else set()
-    hosts = [h for h in _server_hosts(server) if h not in skip]
-    return bool(hosts) and any(_port(ln) != http_port for ln in server.listen)
-
-
-def serves_tls(config: Config) -> bool:
-    """Whether any server of the config serves TLS (certificates need `cryptography`)."""
-    return config.http is not None and any(_uses_tls(s, config) for s in config.http.servers)
 
 
 def app_expr(e: Emitter, rc: RouteCompiler, config: Config, version: str = "rpc") -> str:
@@ -99,9 +33,7 @@ def app_expr(e: Emitter, rc: RouteCompiler, config: Config, version: str = "rpc"
             if name not in rc.named:
                 rc.named[name] = rc.route_list((route,), f"The named route &({name}).")
     servers = []
-    internal: list[str] = []
-    acme: list[str] = []
-    certificates = _certificate_hosts(config)
+    plan = certificate_plan(config)
     for server in http.servers:
         if not server.listen:
             continue  # Caddy's JSON can hold a server without listeners; it serves nothing
@@ -113,21 +45,12 @@ def app_expr(e: Emitter, rc: RouteCompiler, config: Config, version: str = "rpc"
             if server.errors
             else None
         )
-        tls = _uses_tls(server, config)
-        if tls:
-            for host in _server_hosts(server):
-                if any(_covers(c, host) for c in certificates):
-                    continue
-                kind = _issuer_kind(host, config)
-                target = acme if kind == "acme" else internal
-                if host not in target:
-                    target.append(host)
-        servers.append(_server(e, server, entry, errors, tls))
+        servers.append(_server(e, server, entry, errors, uses_tls(server, config)))
     app = e.rt("App")
     tls_fields = {
-        "certificates": _certificates(e, certificates) if certificates else None,
-        "internal": e.lit(tuple(internal)),
-        "acme": e.lit(tuple(acme)),
+        "certificates": _certificates(e, plan.files) if plan.files else None,
+        "internal": e.lit(plan.internal),
+        "acme": e.lit(plan.acme),
     }
     fields = {
         "servers": f"({', '.join(servers)},)",
@@ -144,31 +67,7 @@ def app_expr(e: Emitter, rc: RouteCompiler, config: Config, version: str = "rpc"
     return f"{app}({e.kwargs(**fields)})"
 
 
-def _certificate_hosts(config: Config) -> list[tuple[str, str, tuple[str, ...]]]:
-    """Loaded certificate files and the names they serve (from the policies' tags)."""
-    if config.tls is None or config.http is None:
-        return []
-    out = []
-    for cf in config.tls.load_files:
-        hosts: list[str] = []
-        anywhere = False
-        for server in config.http.servers:
-            for cp in server.tls_connection_policies:
-                if not set(cf.tags) & set(cp.certificate_tags):
-                    continue
-                names = [h for h in cp.match_sni if h]
-                anywhere = anywhere or not names
-                hosts.extend(h for h in names if h not in hosts)
-        out.append((cf.certificate, cf.key, () if anywhere else tuple(hosts)))
-    return out
-
-
-def _covers(cert: tuple[str, str, tuple[str, ...]], host: str) -> bool:
-    hosts = cert[2]
-    return not hosts or any(match_wildcard(host, h) for h in hosts)
-
-
-def _certificates(e: Emitter, certs: list[tuple[str, str, tuple[str, ...]]]) -> str:
+def _certificates(e: Emitter, certs: tuple[CertFile, ...]) -> str:
     items = [
         f"{e.rt('Certificate')}({e.lit(c)}, {e.lit(k)}" + (f", hosts={e.lit(h)})" if h else ")")
         for c, k, h in certs
@@ -176,32 +75,11 @@ def _certificates(e: Emitter, certs: list[tuple[str, str, tuple[str, ...]]]) -> 
     return f"({', '.join(items)},)"
 
 
-def _issuer_kind(host: str, config: Config) -> str:
-    """`internal` or `acme`: who Caddy would ask for this host's certificate."""
-    policies = config.tls.policies if config.tls is not None else ()
-    for ap in policies:
-        if ap.subjects and not any(match_wildcard(host, s) for s in ap.subjects):
-            continue
-        modules = [type(i).__name__ for i in ap.issuers]
-        modules += [
-            str(dict(x).get("module")) for k, v in ap.extra if k == "issuers" for x in _dicts(v)
-        ]
-        if not modules:
-            break
-        internal = all(m in ("InternalIssuer", "internal") for m in modules)
-        return "internal" if internal else "acme"
-    return "acme" if needs_public_cert(host) else "internal"
-
-
-def _dicts(v: object) -> list[dict[str, object]]:
-    return [x for x in v if isinstance(x, dict)] if isinstance(v, tuple | list) else []
-
-
 def _metrics(e: Emitter, config: Config) -> str | None:
     http = config.http
     if http is None or http.metrics is None:
         return None
-    hosts = sorted({h for server in http.servers for h in _server_hosts(server)})
+    hosts = sorted({h for server in http.servers for h in server_hosts(server)})
     fields = {
         "per_host": "True" if http.metrics.per_host else None,
         "hosts": f"frozenset({e.lit(tuple(hosts))})" if hosts else None,

@@ -29,12 +29,12 @@ def _value(e: Emitter, value: object, *, raw: bool = False) -> str:
 @emits(Vars)
 def vars_handler(e: Emitter, _rc: RouteCompiler, h: Vars) -> str:
     # Caddy expands placeholders in the names too (unknown → empty).
-    pairs = ", ".join(
+    pairs = "".join(
         f"({e.text(placeholders.parse(name, keep_unknown=False), keep_unknown=False)}, "
-        f"{_value(e, v)})"
+        f"{_value(e, v)}), "
         for name, v in h.values
-    )
-    return e.declare("h", f"{e.rt('Vars')}(({pairs},), origin={e.lit(h.origin)})", h.origin)
+    )  # may be empty: `vars {}`, and forward_auth's handler without copy_headers
+    return e.declare("h", f"{e.rt('Vars')}(({pairs}), origin={e.lit(h.origin)})", h.origin)
 
 
 def _mapping(e: Emitter, m: Mapping) -> str:
