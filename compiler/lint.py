@@ -17,6 +17,7 @@ from rpc.compiler.ir.handlers import StaticError, StaticResponse
 from rpc.compiler.ir.matchers import MatchHost, MatchMethod, MatchPath
 from rpc.compiler.ir.proxy import CookieHash, ReverseProxy
 from rpc.compiler.ir.routes import Handler, Route
+from rpc.compiler.source import Span
 from rpc.compiler.walk import nodes, route_lists, texts
 
 __all__ = ["RULES", "lint"]
@@ -67,7 +68,7 @@ def public_certificates(config: Config, diags: Diagnostics) -> None:
     acme = certificate_plan(config).acme
     if not acme or config.http is None:
         return
-    spans = {}
+    spans: dict[str, Span | None] = {}
     for server in config.http.servers:
         for n in nodes(server):
             if isinstance(n, MatchHost):
