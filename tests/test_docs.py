@@ -238,3 +238,16 @@ def test_rpc304_hints_point_at_the_page() -> None:
     ]
     assert hints, "the RPC304 hint no longer names docs/directives.md"
     assert (DOCS / "directives.md").is_file()
+
+
+# ---------------------------------------------------------------- docs/generated-module.md
+
+
+def test_generated_module_excerpts_are_current() -> None:
+    text = (DOCS / "generated-module.md").read_text(encoding="utf-8")
+    caddyfile = re.findall(r"```caddyfile\n(.*?)```", text, re.DOTALL)[0]
+    excerpts = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    python = compile_caddyfile(caddyfile, "Caddyfile").python
+    assert python is not None and excerpts
+    for excerpt in excerpts:
+        assert excerpt in python, f"not in the compiler's output any more:\n{excerpt}"
