@@ -42,6 +42,41 @@ def option(name: str) -> Callable[[OptionParser], OptionParser]:
     return register
 
 
+_NO_ACME = "rpc has no ACME client"
+_NO_CERT_MAINTENANCE = "rpc does not manage certificates"
+
+# Options Caddy uses that the compiled proxy parses (so adapt shows them) but
+# cannot honour; `rpc check` says so rather than dropping them silently.
+NO_EFFECT: dict[str, str] = {
+    "acme_ca": _NO_ACME,
+    "acme_ca_root": _NO_ACME,
+    "acme_dns": _NO_ACME,
+    "acme_eab": _NO_ACME,
+    "dns": _NO_ACME,
+    "email": _NO_ACME,
+    "preferred_chains": _NO_ACME,
+    "tls_automate_names": _NO_ACME,
+    "tls_resolvers": _NO_ACME,
+    "cert_lifetime": _NO_CERT_MAINTENANCE,
+    "key_type": _NO_CERT_MAINTENANCE,
+    "renew_interval": _NO_CERT_MAINTENANCE,
+    "renewal_window_ratio": _NO_CERT_MAINTENANCE,
+    "ocsp_interval": "no OCSP stapling",
+    "ocsp_stapling": "no OCSP stapling",
+    "on_demand_tls": "no on-demand certificates",
+    "default_sni": "the certificate is chosen by SNI only",
+    "fallback_sni": "the certificate is chosen by SNI only",
+    "ech": "no Encrypted ClientHello",
+    "debug": "use --log-level debug on the generated program",
+    "persist_config": "the config is the generated module",
+    "pki": "`tls internal` uses rpc's own CA in --data-dir",
+    "skip_install_trust": "rpc never installs its CA into the system trust store",
+    "storage": "use --data-dir on the generated program",
+    "storage_check": _NO_CERT_MAINTENANCE,
+    "storage_clean_interval": _NO_CERT_MAINTENANCE,
+}
+
+
 def evaluate(block: GlobalOptions | None, lowering: Lowering) -> None:
     """Parse every option into `lowering.options`; start from Caddy's directive order."""
     lowering.order = list(DEFAULT_ORDER)
@@ -76,6 +111,13 @@ def evaluate(block: GlobalOptions | None, lowering: Lowering) -> None:
                 diag = replace(diag, hint=f"see {OPTIONS_DOCS}#{name.replace('_', '-')}")
             lowering.diags.add(diag)
             continue
+        if name in NO_EFFECT:
+            lowering.diags.warn(
+                "RPC409",
+                f"global option {name} has no effect in a compiled proxy: {NO_EFFECT[name]}",
+                seg[0].token.span,
+                "see docs/directives.md#global-options",
+            )
         if name in ACCUMULATE:
             lowering.options.setdefault(name, []).extend(value)
         else:

@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 from rpc.compiler import options
+from rpc.compiler.commands.check import check_text
 from rpc.compiler.directives import registry
 from rpc.compiler.directives.matchers import MATCHERS
 from rpc.compiler.errors import InternalError, RpcError
+from rpc.compiler.options import NO_EFFECT
 from rpc.compiler.pipeline import compile_caddyfile
+from rpc.compiler.source import SourceMap
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 STATUSES = ("supported", "differs from Caddy", "not yet")
@@ -175,7 +178,7 @@ OPTION_USES: dict[str, str | None] = {
 
 # Rows whose "not yet" is a compiler bug rather than RPC304; when one is fixed,
 # this test fails so that the row in docs/directives.md is updated with it.
-KNOWN_BUGS = {"forward_auth": "internal error"}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def expected(status: str, name: str = "") -> str:
@@ -251,3 +254,17 @@ def test_generated_module_excerpts_are_current() -> None:
     assert python is not None and excerpts
     for excerpt in excerpts:
         assert excerpt in python, f"not in the compiler's output any more:\n{excerpt}"
+
+
+def test_options_without_effect_are_the_ones_rpc_check_warns_about() -> None:
+    """An option documented as having no effect gets RPC409 from `rpc check`, and only those."""
+    text = (DOCS / "directives.md").read_text(encoding="utf-8")
+    body = text.split("\n## Global options\n", 1)[1].split("\n## ", 1)[0]
+    documented = {
+        m[1]
+        for m in re.finditer(r"^\| `([^`]+)` \| [^|]+ \| ([^|]*)\|$", body, re.MULTILINE)
+        if re.match(r"(no ACME: )?no effect", m[2].strip())
+    }
+    assert documented == set(NO_EFFECT)
+    diags = check_text("{\n\tdebug\n}\n:80 {\n\trespond hi\n}\n", "Caddyfile", SourceMap())
+    assert [(d.code, d.span.line if d.span else None) for d in diags] == [("RPC409", 2)]
