@@ -34,6 +34,7 @@ __all__ = [
     "Matcher",
     "MatcherSet",
     "canonical_key",
+    "value_matches",
 ]
 
 Text = str | Template
@@ -164,7 +165,8 @@ def _field_values(ctx: Ctx, field: str) -> list[str] | None:
     return list(values) if values else None
 
 
-def _value_matches(actual: str, allowed: str) -> bool:
+def value_matches(actual: str, allowed: str) -> bool:
+    """Caddy's header value match: exact, or `*` wildcards at either end (or both)."""
     if allowed == "*":
         return True
     if len(allowed) > 1 and allowed.startswith("*") and allowed.endswith("*"):
@@ -194,7 +196,7 @@ class MatchHeader(Matcher):
             if actual is None:
                 return False
             wanted = [render(a, ctx) for a in allowed]
-            if not any(_value_matches(v, a) for v in actual for a in wanted):
+            if not any(value_matches(v, a) for v in actual for a in wanted):
                 return False
         return True
 

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from rpc.runtime.matchers import value_matches
+
 __all__ = ["ResponseMatcher", "status_matches"]
 
 
@@ -20,18 +22,6 @@ def status_matches(actual: int, expected: int) -> bool:
     if actual == expected:
         return True
     return expected < 100 and expected * 100 <= actual < (expected + 1) * 100
-
-
-def _value_matches(actual: str, allowed: str) -> bool:
-    if allowed == "*":
-        return True
-    if len(allowed) > 1 and allowed.startswith("*") and allowed.endswith("*"):
-        return allowed[1:-1] in actual
-    if allowed.startswith("*"):
-        return actual.endswith(allowed[1:])
-    if allowed.endswith("*"):
-        return actual.startswith(allowed[:-1])
-    return actual == allowed
 
 
 class ResponseMatcher:
@@ -70,7 +60,7 @@ class ResponseMatcher:
                     continue
                 return False
             if actual is None or not any(
-                _value_matches(value, want) for value in actual for want in allowed
+                value_matches(value, want) for value in actual for want in allowed
             ):
                 return False
         return True

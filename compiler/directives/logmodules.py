@@ -398,12 +398,7 @@ def _filter_encoder(d: Dispenser) -> Module:
         fields[name] = Module(
             tag="filter", module="multi_regexp", settings=(("operations", tuple(ops)),)
         )
-    s: dict[str, object] = {}
-    if wrap is not None:
-        s["wrap"] = wrap
-    if fields:
-        s["fields"] = Obj(items=tuple(fields.items()))
-    return _module("format", "filter", s)
+    return _wrapping_encoder("filter", wrap, fields)
 
 
 def _append_encoder(d: Dispenser) -> Module:
@@ -428,12 +423,17 @@ def _append_encoder(d: Dispenser) -> Module:
                 field()
         else:
             field()
+    return _wrapping_encoder("append", wrap, fields)
+
+
+def _wrapping_encoder(name: str, wrap: Module | None, fields: dict[str, object]) -> Module:
+    """The `filter` and `append` encoders: an inner encoder and per-field settings."""
     s: dict[str, object] = {}
     if wrap is not None:
         s["wrap"] = wrap
     if fields:
         s["fields"] = Obj(items=tuple(fields.items()))
-    return _module("format", "append", s)
+    return _module("format", name, s)
 
 
 def _journald_encoder(d: Dispenser) -> Module:
