@@ -264,6 +264,11 @@ def exact_paths(config: Config, diags: Diagnostics) -> None:
                     )
 
 
+def _looks_like_placeholder(key: str) -> bool:
+    """Braces around JSON or prose (`{"a": 1}`) are text: names have no quotes or spaces."""
+    return bool(key) and not any(c in key for c in " \t\n\"'")
+
+
 def unknown_placeholders(config: Config, diags: Diagnostics) -> None:
     """RPC401: `{names}` no placeholder provider knows (typos stay literal or become empty)."""
     if config.http is None:
@@ -273,7 +278,7 @@ def unknown_placeholders(config: Config, diags: Diagnostics) -> None:
         for n in nodes(server):
             for t in texts(n):
                 for key in placeholders.unknown_keys(t.raw):
-                    if key.startswith(("args", "block")):
+                    if key.startswith(("args", "block")) or not _looks_like_placeholder(key):
                         continue
                     mark = (key, n.span)
                     if mark in seen:

@@ -57,6 +57,7 @@ def test_each_code(text: str, code: str) -> None:
         ":80\nreverse_proxy a b {\n\tlb_policy cookie lb s3cret\n\tlb_try_duration 5s\n}\n",
         ":80\n@get method GET\nreverse_proxy @get a {\n\tlb_retries 2\n}\n",
         ':80\nrespond "{http.request.host} {http.vars.x} {env.HOME}"\n',
+        ':80\nrespond `{"status":"ok"} {a b}`\n',
         ":80\nroute {\n\trespond /x a\n\trespond b\n}\n",
         "example.com {\n\ttls internal\n\trespond hi\n}\nhttp://example.org {\n\trespond hi\n}\n",
         "localhost {\n\trespond hi\n}\n",
