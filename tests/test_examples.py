@@ -39,6 +39,7 @@ def test_example_checks_and_compiles(
     monkeypatch.chdir(ROOT)  # paths inside the examples are relative to the repository
     # Examples are what users copy: no warning either.
     assert rpc_main(["check", "--strict", str(caddyfile.relative_to(ROOT))]) == 0
+    assert rpc_main(["fmt", "--check", str(caddyfile.relative_to(ROOT))]) == 0
     app = tmp_path / "app.py"
     assert rpc_main(["compile", str(caddyfile.relative_to(ROOT)), "-o", str(app)]) == 0
     if caddyfile.parent.name in NEEDS_SETUP:
