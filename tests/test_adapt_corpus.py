@@ -22,7 +22,6 @@ _DNS = "DNS providers are plugins (dns.providers.*); rpc has none, as plain cadd
 _ACME_SERVER = "acme_server is not supported (docs/directives.md)"
 _FASTCGI = "php_fastcgi is not supported: the runtime has no FastCGI client"
 _RESOLVERS = "the global `resolvers` option is not supported yet"
-_ERRORS_NESTING = "handle_errors routes nest differently from Caddy's (known DIFF)"
 
 KNOWN = {
     "acme_dns_configured": _DNS,
@@ -53,9 +52,6 @@ KNOWN = {
     "global_options_resolvers_local_override": _RESOLVERS,
     "global_options_resolvers_mixed": _RESOLVERS,
     "global_options_skip_install_trust": "skip_install_trust is not supported yet",
-    "error_example": _ERRORS_NESTING,
-    "error_sort": _ERRORS_NESTING,
-    "error_subhandlers": _ERRORS_NESTING,
     "intercept_response": "intercept is not supported (docs/directives.md)",
     "intercept_handle_response_too_many_args": "intercept is not supported",
     "push": "push (HTTP/2 server push) is not supported",

@@ -137,12 +137,13 @@ def parse_handle_errors(h: Helper) -> list[ConfigValue]:
     else:
         d.prev()
     subroute = h.parse_block_as_subroute()
+    # Caddy 2.11 wraps every block in a route of its own, under one status
+    # matcher when codes are given.
+    match: tuple[MatcherSet, ...] = ()
     if expression:
-        # The whole block runs under one status matcher (Caddy 2.11 wraps it).
-        status = MatcherSet(matchers=(matchers.expression_matcher(expression, d.span),))
-        wrapped = Route(match=(status,), handle=(subroute,), span=subroute.span)
-        subroute = replace(subroute, routes=(wrapped,))
-    return [ConfigValue("error_route", subroute)]
+        match = (MatcherSet(matchers=(matchers.expression_matcher(expression, d.span),)),)
+    wrapped = Route(match=match, handle=(subroute,), span=subroute.span)
+    return [ConfigValue("error_route", replace(subroute, routes=(wrapped,)))]
 
 
 @handler_directive("invoke")
