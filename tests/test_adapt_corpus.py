@@ -21,7 +21,6 @@ from rpctest.corpus import Case, cases, layout, tier1
 _DNS = "DNS providers are plugins (dns.providers.*); rpc has none, as plain caddy"
 _ACME_SERVER = "acme_server is not supported (docs/directives.md)"
 _FASTCGI = "php_fastcgi is not supported: the runtime has no FastCGI client"
-_RESOLVERS = "the global `resolvers` option is not supported yet"
 
 KNOWN = {
     "acme_dns_configured": _DNS,
@@ -47,17 +46,17 @@ KNOWN = {
     "php_fastcgi_subdirectives": _FASTCGI,
     "php_fastcgi_try_files_override": _FASTCGI,
     "php_fastcgi_try_files_override_no_dir_index": _FASTCGI,
-    "global_options_resolvers": _RESOLVERS,
-    "global_options_resolvers_local_dns_inherit": _RESOLVERS,
-    "global_options_resolvers_local_override": _RESOLVERS,
-    "global_options_resolvers_mixed": _RESOLVERS,
-    "global_options_skip_install_trust": "skip_install_trust is not supported yet",
+    "global_options_resolvers": _DNS,
+    "global_options_resolvers_local_dns_inherit": _DNS,
+    "global_options_resolvers_local_override": _DNS,
+    "global_options_resolvers_mixed": _DNS,
+    "global_options_skip_install_trust": _ACME_SERVER,
     "intercept_response": "intercept is not supported (docs/directives.md)",
     "intercept_handle_response_too_many_args": "intercept is not supported",
     "push": "push (HTTP/2 server push) is not supported",
     "tracing": "tracing (OpenTelemetry) is not supported",
-    "tls_client_auth_cert_file-legacy-with-verifier": "legacy client-auth cert files with "
-    "a verifier are not supported yet",
+    "tls_client_auth_cert_file-legacy-with-verifier": "uses a test-only verifier plugin "
+    "(tls.client_auth.verifier.dummy), unknown to plain caddy as to rpc",
 }
 
 CASES = cases()
