@@ -37,7 +37,7 @@ from rpctest.lab import (
     fetch,
     load,
 )
-from rpctest.procs import free_port
+from rpctest.procs import free_port, wait_port
 
 # One worker runs the whole lab, so its timing-sensitive phases do not
 # compete with each other for the CI machine's two cores.
@@ -404,6 +404,7 @@ async def test_admin_lists_upstreams_with_in_flight_and_fails(tmp_path: Path) ->
     async with lab_backends(one, two) as (jammed, other):
         jammed.jams = True
         with proxy_app(tmp_path, text, proxy):
+            wait_port(admin)  # opened right after the sites
             async with aiohttp.ClientSession() as session:
                 # Round robin sends two of four to "one" (the second and fourth).
                 held = [
