@@ -334,7 +334,8 @@ async def test_active_health_checks_mark_down_and_up(tmp_path: Path) -> None:
             assert backends_of(warm) == {"one": 2, "two": 2}
 
             checks = flaky.hits["/health"]
-            flaky.health_status = 503
+            # 204 would pass by default; the example's `health_status 200` fails it.
+            flaky.health_status = 204
             went_down = await until_streak(proxy, lambda r: r.backend == "two", seconds=5.0)
             # health_fails 2: one failed check is not enough.
             assert flaky.hits["/health"] - checks >= 2
