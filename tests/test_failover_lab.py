@@ -441,14 +441,14 @@ async def test_admin_lists_upstreams_with_in_flight_and_fails(tmp_path: Path) ->
 
 
 def test_admin_endpoint_is_opt_in_and_loopback_only(tmp_path: Path) -> None:
-    ports = free_port(), free_port(), free_port()
+    proxy, one, two = free_port(), free_port(), free_port()
     # Without an `admin` option there is no admin listener (Caddy would open localhost:2019).
-    default = failover(*ports, **{"\tadmin off\n": ""})
+    default = failover(proxy, one, two, **{"\tadmin off\n": ""})
     assert "admin=" not in compile_text(tmp_path, default).read_text()
-    enabled = failover(*ports, **{"admin off": "admin 127.0.0.1:2999"})
+    enabled = failover(proxy, one, two, **{"admin off": "admin 127.0.0.1:2999"})
     assert "admin='127.0.0.1:2999'" in compile_text(tmp_path, enabled).read_text().replace('"', "'")
 
-    exposed = failover(*ports, **{"admin off": "admin 0.0.0.0:2999"})
+    exposed = failover(proxy, one, two, **{"admin off": "admin 0.0.0.0:2999"})
     done = run_to_exit(compile_text(tmp_path, exposed))
     assert done.returncode != 0
     assert "loopback only" in done.stdout + done.stderr
