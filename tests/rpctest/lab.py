@@ -121,10 +121,15 @@ class LabBackend:
 
 @dataclass(frozen=True)
 class Reply:
-    """One client request's outcome: status (0 = transport error), backend, when, Set-Cookie."""
+    """One client request's outcome: status (0 = transport error), backend, Set-Cookie.
+
+    `sent` and `at` are the monotonic times the request started and the
+    reply (or error) arrived.
+    """
 
     status: int
     backend: str
+    sent: float
     at: float
     set_cookie: tuple[str, ...] = ()
 
@@ -138,6 +143,7 @@ async def fetch(
     timeout: float = 10.0,
 ) -> Reply:
     """GET `path` from the proxy on `port`; errors become status 0 instead of raising."""
+    sent = time.monotonic()
     headers = {}
     if cookies:
         headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
@@ -151,11 +157,10 @@ async def fetch(
             backend = resp.headers.get("X-Backend", "")
             if resp.status != 200:
                 backend = f"{backend}!{body[:200]}"
-            return Reply(
-                resp.status, backend, time.monotonic(), tuple(resp.headers.getall("Set-Cookie", ()))
-            )
+            cookies_set = tuple(resp.headers.getall("Set-Cookie", ()))
+            return Reply(resp.status, backend, sent, time.monotonic(), cookies_set)
     except (aiohttp.ClientError, TimeoutError) as exc:
-        return Reply(0, f"error: {exc!r}", time.monotonic())
+        return Reply(0, f"error: {exc!r}", sent, time.monotonic())
 
 
 async def load(
