@@ -228,6 +228,9 @@ class Dispatcher:
         problem = _host_problem(request)
         if problem is not None:
             return bad_request(problem)
+        if request.raw_path == "*" and request.method == "OPTIONS":
+            # Go's server answers `OPTIONS *` itself; Caddy's handlers never see it.
+            return web.Response()  # 200, Content-Length: 0 and no Server, as Go
         started = time.monotonic()
         config = self.config
         ctx = new_context(request, config)

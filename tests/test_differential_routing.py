@@ -382,6 +382,58 @@ SCENARIOS: dict[str, tuple[str, list[Request]]] = {
             ("GET", "/page", {"Authorization": "Bearer good", "X-User": "mallory"}),
         ],
     ),
+    "dead_upstream_abort_error_redir": (
+        """
+        http://a.localhost:@PORT@ {
+            respond /x "x"
+        }
+        :@PORT@ {
+            @dead path /dead*
+            reverse_proxy @dead 127.0.0.1:1
+            abort /abort
+            error /err 503
+            redir /r https://{host}{uri} 301
+            respond /big 200 {
+                body "{http.request.uri.path.0}/{http.request.uri.path.1}"
+            }
+            header /h Cache-Control "max-age=60"
+            respond /h "cached"
+        }
+        """,
+        [
+            ("GET", "/dead", {}),
+            ("GET", "/err", {}),
+            ("GET", "/r?a=b", {}),
+            ("GET", "/big/two/three", {}),
+            ("GET", "/h", {}),
+            ("GET", "/", {"Host": "a.localhost"}),
+            ("GET", "/y", {"Host": "a.localhost"}),
+            ("GET", "/nothing", {}),
+            ("OPTIONS", "*", {}),
+        ],
+    ),
+    "methods_queries_header_regexp": (
+        """
+        :@PORT@ {
+            @post method POST PUT
+            respond @post "write {method}" 201
+            @q query a=1 b=*
+            respond @q "q"
+            @h header_regexp ua User-Agent ^curl/(\\d+)
+            respond @h "curl {re.ua.1}"
+            respond "{method} {query} {header.Content-Length}"
+        }
+        """,
+        [
+            ("POST", "/", {}),
+            ("PUT", "/x", {}),
+            ("GET", "/?a=1&b=2", {}),
+            ("GET", "/?a=1", {}),
+            ("GET", "/", {"User-Agent": "curl/8.1"}),
+            ("DELETE", "/d?z=%41", {}),
+            ("HEAD", "/", {}),
+        ],
+    ),
 }
 
 
