@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -426,7 +426,7 @@ def _append_encoder(d: Dispenser) -> Module:
     return _wrapping_encoder("append", wrap, fields)
 
 
-def _wrapping_encoder(name: str, wrap: Module | None, fields: dict[str, object]) -> Module:
+def _wrapping_encoder(name: str, wrap: Module | None, fields: Mapping[str, object]) -> Module:
     """The `filter` and `append` encoders: an inner encoder and per-field settings."""
     s: dict[str, object] = {}
     if wrap is not None:
