@@ -84,7 +84,7 @@ from rpc.runtime.rewrite import (
     SubstringReplace,
 )
 from rpc.runtime.routing import NOMATCH, PathTable
-from rpc.runtime.server import main
+from rpc.runtime.server import building, main
 from rpc.runtime.shards import InlineMap, MapFile, ShardRouter
 from rpc.runtime.static import StaticError, StaticResponse
 from rpc.runtime.transport import Transport, client_tls
@@ -181,6 +181,7 @@ __all__ = [
     "Vars",
     "WeightedRoundRobin",
     "Zstd",
+    "building",
     "cel",
     "client_tls",
     "compile_regex",

@@ -357,7 +357,9 @@ def _read_key(key_file: str, key_env: str, origin: str) -> bytes:
             with open(key_file, "rb") as f:
                 material = f.read()
         except OSError as exc:
-            raise ValueError(f"jwt ({origin}): cannot read key_file: {exc.strerror}") from None
+            raise ValueError(
+                f"jwt ({origin}): cannot read key_file {key_file}: {exc.strerror}"
+            ) from None
     else:
         text = os.environ.get(key_env)
         if text is None:

@@ -23,7 +23,7 @@ import signal
 import ssl
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,15 @@ from rpc.runtime.dispatch import Dispatcher
 from rpc.runtime.listeners import make_server, open_server, parse_address
 from rpc.runtime.tls import CertStore, acme_error, default_data_dir
 
-__all__ = ["EXIT_CONFIG", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "main", "python_parser_in_use"]
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "building",
+    "main",
+    "python_parser_in_use",
+]
 
 EXIT_OK = 0
 EXIT_CONFIG = 1
@@ -87,7 +95,7 @@ def _parse_args(app: App, argv: Sequence[str] | None) -> Options:
     parser.add_argument("--version", action="store_true", help="print versions and exit")
     ns = parser.parse_args(argv)
     if ns.version:
-        print(_version_line(app))
+        print(_version_line(app.version))
         raise SystemExit(EXIT_OK)
     if ns.workers < 0:
         parser.error("--workers must be 0 or more")
@@ -97,7 +105,26 @@ def _parse_args(app: App, argv: Sequence[str] | None) -> Options:
     return Options(workers, ns.check, ns.log_level, ns.allow_python_parser, ns.data_dir)
 
 
-def _version_line(app: App) -> str:
+@contextlib.contextmanager
+def building(module: str, version: str) -> Iterator[None]:
+    """Around a generated module's declarations: a config problem found while the app is
+    built (a key file that is missing, an unset environment variable) ends a program run
+    as `python app.py` like any config error, one line and exit 1, never a traceback.
+    Imported modules (tests, `rpc explain`) get the exception. `--version` still answers.
+    """
+    try:
+        yield
+    except (ValueError, OSError, RuntimeError) as exc:
+        if module != "__main__":
+            raise
+        if "--version" in sys.argv[1:]:
+            print(_version_line(version))
+            sys.exit(EXIT_OK)
+        logs.emit("", logs.LEVELS["ERROR"], f"cannot build the app: {exc}")
+        sys.exit(EXIT_CONFIG)
+
+
+def _version_line(head: str) -> str:
     import aiohttp
 
     from rpc.runtime import RUNTIME_ABI
@@ -108,7 +135,7 @@ def _version_line(app: App) -> str:
         rpc_version = version("rpc")
     except Exception:  # noqa: BLE001
         rpc_version = "unknown"
-    head = app.version or "rpc app"
+    head = head or "rpc app"
     return (
         f"{head} (rpc {rpc_version}, runtime ABI {RUNTIME_ABI}, aiohttp {aiohttp.__version__}, "
         f"Python {sys.version.split()[0]})"

@@ -10,7 +10,7 @@ import pytest
 
 from rpc.compiler.pipeline import Stage, compile_caddyfile
 from rpc.compiler.source import SourceMap
-from rpctest.apps import run_app
+from rpctest.apps import run_app, run_to_exit
 from rpctest.differential import fetch
 from rpctest.procs import free_port
 
@@ -112,3 +112,27 @@ def test_many_path_routes_become_one_table() -> None:
 def test_constant_status_codes_are_folded(status: str) -> None:
     source = _python(f":8080 {{\n\trespond {status}\n}}\n")
     assert f"status_code={int(status)}" in source
+
+
+def test_a_deployment_problem_at_import_is_a_config_error_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    text = (
+        "http://localhost:5000 {\n\tjwt {\n\t\talg RS256\n\t\tkey_file keys/missing.pem\n\t}\n"
+        "\trespond ok\n}\n"
+    )
+    result = compile_caddyfile(text, "Caddyfile", environ={})
+    assert result.python is not None
+    app = tmp_path / "app.py"
+    app.write_text(result.python)
+    done = run_to_exit(app)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "cannot build the app" in out and "keys/missing.pem" in out
+    assert "Traceback" not in out
+    version = run_to_exit(app, ["--version"])
+    assert version.returncode == 0
+    assert version.stdout.startswith("compiled by rpc ")
+    # Imported, the module raises: tests and `rpc explain` see the real exception.
+    with pytest.raises(ValueError, match="key_file"):
+        exec(compile(result.python, "app.py", "exec"), {"__name__": "app"})  # noqa: S102 - our own generated code

@@ -23,8 +23,9 @@ def _seconds(d: object) -> str:
     return repr(ns / 1e9) if ns is not None else "None"
 
 
-def app_expr(e: Emitter, rc: RouteCompiler, config: Config, version: str = "rpc") -> str:
-    """Render the whole `App(...)` expression (compiling every route list on the way)."""
+def app_expr(e: Emitter, rc: RouteCompiler, config: Config, version: str) -> str:
+    """Render the whole `App(...)` expression (compiling every route list on the way);
+    `version` is the expression for its version text."""
     http = config.http
     if http is None or not http.servers:
         raise Unsupported("the Caddyfile defines no site to serve")
@@ -62,7 +63,7 @@ def app_expr(e: Emitter, rc: RouteCompiler, config: Config, version: str = "rpc"
         "http_port": e.lit(http.http_port) if http.http_port else None,
         "https_port": e.lit(http.https_port) if http.https_port else None,
         "admin": _admin(e, config),
-        "version": e.lit(version),
+        "version": version,
     }
     return f"{app}({e.kwargs(**fields)})"
 

@@ -68,6 +68,7 @@ def generate(
     e.rt("Ctx")
     e.rt("Reply")
     e.rt("main")
+    e.rt("building")
     e.std("sys")
     rc = RouteCompiler(
         e,
@@ -79,7 +80,7 @@ def generate(
     try:
         digest = hashlib.sha256(source_text.encode("utf-8")).hexdigest()
         version = f"compiled by rpc {__version__} from {source_name} (sha256 {digest})"
-        app = app_expr(e, rc, config, version)
+        app = app_expr(e, rc, config, "VERSION")
     except Unsupported as exc:
         diags.add(Diagnostic.error("RPC304", exc.message, exc.span, exc.hint))  # type: ignore[arg-type]
         return None
@@ -92,7 +93,8 @@ def generate(
         .render(
             version=__version__,
             source=e.lit(source_name),
-            source_hash=e.lit(hashlib.sha256(source_text.encode("utf-8")).hexdigest()),
+            source_hash=e.lit(digest),
+            version_text=e.lit(version),
             stdlib=sorted(e.stdlib),
             imports=sorted(e.imports),
             abi=runtime.RUNTIME_ABI,
