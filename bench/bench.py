@@ -40,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -48,7 +49,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RUN = HERE / "run"
 HOST = "127.0.0.1"
-BACKENDS = (9001, 9002)
+# Two backend ports, chosen free at start (fixed ports collide with other labs on a shared host).
+BACKENDS: list[int] = [9001, 9002]
 BIG = 1 << 20
 N_ROUTES = 1000
 PAD = "x" * 28
@@ -135,8 +137,9 @@ def start_backend(port: int) -> Proc:
     if not big.exists():
         big.write_bytes(os.urandom(BIG))
     conf = (HERE / "conf" / "backend.nginx.conf.in").read_text()
-    conf = conf.replace("@PORT@", str(port)).replace("@STATUS_PORT@", str(port + 10))
-    conf = conf.replace("@PAD@", PAD)
+    conf = conf.replace("@PORT@", str(port)).replace("@STATUS_PORT@", str(free_port()))
+    # The body names the port: "backend":NNNNN. Keep it 64 bytes for 4- and 5-digit ports.
+    conf = conf.replace("@PAD@", PAD[: len(PAD) + 4 - len(str(port))])
     (prefix / "nginx.conf").write_text(conf)
     argv = [
         "nginx",
@@ -149,6 +152,10 @@ def start_backend(port: int) -> Proc:
     ]
     proc = Proc(f"backend-{port}", argv)
     wait_port(port, proc)
+    # Make sure the listener is ours and not some other process's.
+    body = urllib.request.urlopen(f"http://{HOST}:{port}/small", timeout=5).read()
+    if f'"backend":{port},'.encode() not in body or len(body) != 64:
+        raise RuntimeError(f"port {port} answers {body!r}: not our backend")
     return proc
 
 
@@ -371,6 +378,7 @@ def main() -> int:
     procs: list[Proc] = []
     runs: list[dict[str, object]] = []
     try:
+        BACKENDS[:] = [free_port(), free_port()]
         procs += [start_backend(b) for b in BACKENDS]
         scenarios = args.scenarios.split(",")
         wanted = args.contenders.split(",")
