@@ -10,9 +10,15 @@ summary reports medians and ratios between contenders of the same session:
     small      keep-alive, 64 B           rpc / aiohttp-naive / caddy
     big        keep-alive, 1 MiB          rpc / aiohttp-naive / caddy
     lb         round robin over 2         rpc / aiohttp-naive / caddy
-    routes     1 vs 1000 `handle` routes, the last one hit     rpc / caddy
-    hosts      1 vs 1000 sites, the last one hit               rpc / caddy
-    shard      jwt_shard_router (cache hit) vs static proxy     rpc  (when available)
+    r1, r1000  1 vs 1000 `handle` routes, the last one hit     rpc / caddy
+    h1, h1000  1 vs 1000 sites, the last one hit               rpc / caddy
+    first, least, iphash   lb_policy first / least_conn / ip_hash over the
+               same 2 backends (with `lb`: the cost of a policy decision)  rpc
+    shard, static  jwt_shard_router (RS256 token, embedded map, token and
+               shard cache hits) vs a static reverse_proxy, both requests
+               carrying the same Authorization header          rpc
+
+The policy cost is also measured without the network by bench/policy_micro.py.
 
 Usage: bench/run.sh [--duration 10] [--rounds 3] [--scenarios small,big,...]
 Results: bench/results/<stamp>/{summary.md,runs.jsonl}.
@@ -34,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -42,7 +49,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RUN = HERE / "run"
 HOST = "127.0.0.1"
-BACKENDS = (9001, 9002)
+# Two backend ports, chosen free at start (fixed ports collide with other labs on a shared host).
+BACKENDS: list[int] = [9001, 9002]
 BIG = 1 << 20
 N_ROUTES = 1000
 PAD = "x" * 28
@@ -129,8 +137,9 @@ def start_backend(port: int) -> Proc:
     if not big.exists():
         big.write_bytes(os.urandom(BIG))
     conf = (HERE / "conf" / "backend.nginx.conf.in").read_text()
-    conf = conf.replace("@PORT@", str(port)).replace("@STATUS_PORT@", str(port + 10))
-    conf = conf.replace("@PAD@", PAD)
+    conf = conf.replace("@PORT@", str(port)).replace("@STATUS_PORT@", str(free_port()))
+    # The body names the port: "backend":NNNNN. Keep it 64 bytes for 4- and 5-digit ports.
+    conf = conf.replace("@PAD@", PAD[: len(PAD) + 4 - len(str(port))])
     (prefix / "nginx.conf").write_text(conf)
     argv = [
         "nginx",
@@ -143,6 +152,10 @@ def start_backend(port: int) -> Proc:
     ]
     proc = Proc(f"backend-{port}", argv)
     wait_port(port, proc)
+    # Make sure the listener is ours and not some other process's.
+    body = urllib.request.urlopen(f"http://{HOST}:{port}/small", timeout=5).read()
+    if f'"backend":{port},'.encode() not in body or len(body) != 64:
+        raise RuntimeError(f"port {port} answers {body!r}: not our backend")
     return proc
 
 
@@ -155,11 +168,26 @@ def caddyfile(kind: str, port: int) -> str:
     up = f"{HOST}:{BACKENDS[0]}"
     if kind == "small":
         return head + f"http://:{port} {{\n\treverse_proxy {up}\n}}\n"
-    if kind == "lb":
+    if kind in LB_POLICIES:
         ups = " ".join(f"{HOST}:{b}" for b in BACKENDS)
         return (
             head
-            + f"http://:{port} {{\n\treverse_proxy {ups} {{\n\t\tlb_policy round_robin\n\t}}\n}}\n"
+            + f"http://:{port} {{\n\treverse_proxy {ups} {{\n"
+            + f"\t\tlb_policy {LB_POLICIES[kind]}\n\t}}\n}}\n"
+        )
+    if kind == "shard":
+        return (
+            "{\n\tadmin off\n\tauto_https off\n\torder jwt_shard_router before method\n}\n\n"
+            f"http://:{port} {{\n"
+            "\tjwt_shard_router {\n"
+            "\t\talg RS256\n"
+            f"\t\tkey_file {RUN / 'keys' / 'jwt-public.pem'}\n"
+            "\t\tclaim customer\n"
+            f"\t\tmap {{\n\t\t\t{CUSTOMER} {up}\n\t\t\tother {HOST}:{BACKENDS[1]}\n\t\t}}\n"
+            "\t\tallow 127.0.0.0/8\n"
+            "\t}\n"
+            "\treverse_proxy {\n\t\tto {http.vars.shard.upstream}\n\t}\n"
+            "}\n"
         )
     if kind in ("r1", "r1000"):
         n = 1 if kind == "r1" else N_ROUTES
@@ -173,17 +201,60 @@ def caddyfile(kind: str, port: int) -> str:
     raise ValueError(kind)
 
 
-# (scenario, config kind, path, host header)
-SCENARIOS: dict[str, tuple[str, str, str | None]] = {
-    "small": ("small", "/small", None),
-    "big": ("small", "/big", None),
-    "lb": ("lb", "/small", None),
-    "r1": ("r1", "/p0000/small", None),
-    "r1000": ("r1000", f"/p{N_ROUTES - 1:04d}/small", None),
-    "h1": ("h1", "/small", "h0000.test"),
-    "h1000": ("h1000", "/small", f"h{N_ROUTES - 1:04d}.test"),
+LB_POLICIES = {
+    "lb": "round_robin",
+    "first": "first",
+    "least": "least_conn",
+    "iphash": "ip_hash",
 }
+CUSTOMER = "walmart"
+AUTH = "Authorization: Bearer @TOKEN@"
+
+# scenario -> (config kind, path, extra request headers)
+SCENARIOS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "small": ("small", "/small", ()),
+    "big": ("small", "/big", ()),
+    "lb": ("lb", "/small", ()),
+    "first": ("first", "/small", ()),
+    "least": ("least", "/small", ()),
+    "iphash": ("iphash", "/small", ()),
+    "r1": ("r1", "/p0000/small", ()),
+    "r1000": ("r1000", f"/p{N_ROUTES - 1:04d}/small", ()),
+    "h1": ("h1", "/small", ("Host: h0000.test",)),
+    "h1000": ("h1000", "/small", (f"Host: h{N_ROUTES - 1:04d}.test",)),
+    "shard": ("shard", "/small", (AUTH,)),
+    "static": ("small", "/small", (AUTH,)),
+}
+# Who runs which scenario (the naive proxy has no routing; Caddy has no jwt_shard_router).
 NAIVE_SCENARIOS = ("small", "big", "lb")
+RPC_ONLY_SCENARIOS = ("first", "least", "iphash", "shard", "static")
+
+
+def runs_in(who: str, scen: str) -> bool:
+    if who == "naive":
+        return scen in NAIVE_SCENARIOS
+    if who == "caddy":
+        return scen not in RPC_ONLY_SCENARIOS
+    return True
+
+
+def make_token() -> str:
+    """An RS256 key pair under run/keys and a token for CUSTOMER valid for a day."""
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    keys = RUN / "keys"
+    keys.mkdir(parents=True, exist_ok=True)
+    (keys / "jwt-public.pem").write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    now = int(time.time())
+    claims = {"sub": f"bench@{CUSTOMER}", "customer": CUSTOMER, "iat": now, "exp": now + 86400}
+    return str(jwt.encode(claims, key, algorithm="RS256"))
 
 
 def start_rpc(kind: str, port: int) -> Proc:
@@ -236,6 +307,7 @@ def start_naive(kind: str, port: int) -> Proc:
 
 
 UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
+TOKEN = [""]
 
 
 def parse_wrk(out: str) -> dict[str, float]:
@@ -253,11 +325,11 @@ def parse_wrk(out: str) -> dict[str, float]:
 
 
 def run_load(
-    proc: Proc, port: int, path: str, host: str | None, seconds: int, conns: int
+    proc: Proc, port: int, path: str, headers: tuple[str, ...], seconds: int, conns: int
 ) -> dict[str, float]:
     argv = ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout=10s", "--latency"]
-    if host:
-        argv += ["-H", f"Host: {host}"]
+    for h in headers:
+        argv += ["-H", h.replace("@TOKEN@", TOKEN[0])]
     argv.append(f"http://{HOST}:{port}{path}")
     peak = [proc.rss_mib()]
     done = threading.Event()
@@ -306,16 +378,19 @@ def main() -> int:
     procs: list[Proc] = []
     runs: list[dict[str, object]] = []
     try:
+        BACKENDS[:] = [free_port(), free_port()]
         procs += [start_backend(b) for b in BACKENDS]
         scenarios = args.scenarios.split(",")
         wanted = args.contenders.split(",")
+        if any(SCENARIOS[s][0] == "shard" or AUTH in SCENARIOS[s][2] for s in scenarios):
+            TOKEN[0] = make_token()
         # One process per (contender, config kind), started once and reused.
         live: dict[tuple[str, str], tuple[Proc, int]] = {}
         starters = {"rpc": start_rpc, "caddy": start_caddy, "naive": start_naive}
         for scen in scenarios:
             kind, _, _ = SCENARIOS[scen]
             for who in wanted:
-                if who == "naive" and scen not in NAIVE_SCENARIOS:
+                if not runs_in(who, scen):
                     continue
                 if (who, kind) not in live:
                     port = free_port()
@@ -333,17 +408,19 @@ def main() -> int:
                         )
         for rnd in range(args.rounds):
             for scen in scenarios:
-                kind, path, host = SCENARIOS[scen]
+                kind, path, headers = SCENARIOS[scen]
                 for who in wanted:
-                    if (who, kind) not in live or (who == "naive" and scen not in NAIVE_SCENARIOS):
+                    if (who, kind) not in live or not runs_in(who, scen):
                         continue
                     proc, port = live[(who, kind)]
-                    r = run_load(proc, port, path, host, args.duration, args.conns)
+                    r = run_load(proc, port, path, headers, args.duration, args.conns)
                     row = {"round": rnd, "scenario": scen, "contender": who, **r}
                     runs.append(row)
                     log(
                         f"round {rnd} {scen:6} {who:6} {r['rps']:9.0f} req/s  "
                         f"p99 {r['p99_ms']:.2f} ms  rss {r['peak_rss_mib']:.1f} MiB"
+                        + (f"  non-2xx {r['non2xx']:.0f}" if r["non2xx"] else "")
+                        + (f"  errors {r['errors']:.0f}" if r["errors"] else "")
                     )
     finally:
         for p in reversed(procs):
@@ -384,11 +461,21 @@ def summarize(runs: list[dict[str, object]], args: argparse.Namespace) -> str:
                 f"{med(scen, who, 'p99_ms'):.2f} | {med(scen, who, 'peak_rss_mib'):.1f} | "
                 f"{med(scen, who, 'cpu_us_per_req'):.0f} |"
             )
-    lines += ["", "Ratios (same session):", ""]
+    lines += [
+        "",
+        "Ratios (same session): req/s ratio of medians (CPU: inverse ratio of CPU µs/req):",
+        "",
+    ]
 
     def ratio(a: tuple[str, str], b: tuple[str, str]) -> str:
+        """Throughput ratio a/b, then in brackets the inverse ratio of CPU µs per request
+        (the same comparison measured by the proxy's own CPU time; steadier than req/s
+        when other processes compete for the cores)."""
         x, y = med(*a, "rps"), med(*b, "rps")
-        return "n/a" if math.isnan(x) or math.isnan(y) or not y else f"{x / y:.2f}"
+        if math.isnan(x) or math.isnan(y) or not y:
+            return "n/a"
+        cx, cy = med(*a, "cpu_us_per_req"), med(*b, "cpu_us_per_req")
+        return f"{x / y:.2f} (CPU {cy / cx:.2f})"
 
     for scen in ("small", "big", "lb"):
         if scen in scenarios:
@@ -402,6 +489,17 @@ def summarize(runs: list[dict[str, object]], args: argparse.Namespace) -> str:
                 f"- {a} ÷ {b}: rpc {ratio((a, 'rpc'), (b, 'rpc'))}, "
                 f"caddy {ratio((a, 'caddy'), (b, 'caddy'))}"
             )
+    if "first" in scenarios:
+        for scen in ("lb", "least", "iphash"):
+            if scen in scenarios:
+                lines.append(
+                    f"- rpc {scen} ({LB_POLICIES[scen]}) ÷ first: "
+                    f"{ratio((scen, 'rpc'), ('first', 'rpc'))}"
+                )
+    if "shard" in scenarios and "static" in scenarios:
+        lines.append(f"- rpc shard ÷ static: {ratio(('shard', 'rpc'), ('static', 'rpc'))}")
+    nonok = sum(float(r["non2xx"]) + float(r["errors"]) for r in runs)  # type: ignore[arg-type]
+    lines.append(f"- non-2xx responses + socket errors over all runs: {nonok:.0f}")
     return "\n".join(lines) + "\n"
 
 

@@ -43,6 +43,26 @@ def parse_ip(text: str) -> _Addr | None:
         return None
 
 
+# Peer address text -> (parsed and unmapped address or None, its text): the peer of every
+# request on a connection is the same, and ipaddress parsing is a few µs. Bounded.
+_PEERS: dict[str, tuple[_Addr | None, str]] = {}
+PEER_CACHE_SIZE = 4096
+
+
+def _peer(peer_ip: str) -> tuple[_Addr | None, str]:
+    addr = parse_ip(peer_ip)
+    if addr is None:
+        known: tuple[_Addr | None, str] = (None, "")
+    else:
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped  # a dual-stack socket's view of an IPv4 peer; Go unmaps it too
+        known = (addr, str(addr))
+    if len(_PEERS) >= PEER_CACHE_SIZE:
+        _PEERS.clear()
+    _PEERS[peer_ip] = known
+    return known
+
+
 def trusted(addr: _Addr, ranges: Sequence[IPNetwork]) -> bool:
     """Whether `addr` lies in one of `ranges` (versions must agree, as Go's netip)."""
     return any(addr.version == net.version and addr in net for net in ranges)
@@ -62,12 +82,12 @@ def client_ip(
     `strict` the right-most one that is not itself trusted; the peer IP when
     no header gives one.
     """
-    addr = parse_ip(peer_ip)
+    known = _PEERS.get(peer_ip)
+    if known is None:
+        known = _peer(peer_ip)
+    addr, peer = known
     if addr is None:
         return False, ""
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped  # a dual-stack socket's view of an IPv4 peer; Go unmaps it too
-    peer = str(addr)
     if not ranges or not trusted(addr, ranges):
         return False, peer
     if strict:
