@@ -192,15 +192,33 @@ def _query_arg(name: str) -> Resolver:
 
 def _path_segment(index: int) -> Resolver:
     def get(ctx: Ctx) -> str:
-        segments = ctx.path.strip("/").split("/")
+        # Caddy splits on "/" and drops only the first, empty, part: `//a` has "" at 0.
+        segments = ctx.path.split("/")
+        if segments and not segments[0]:
+            del segments[0]
         return segments[index] if 0 <= index < len(segments) else ""
 
     return get
 
 
+def _request_host(ctx: Ctx) -> str:
+    """`{http.request.host}`: Go's SplitHostPort host of the Host header, case kept; the
+    whole header when it has no port."""
+    hostport = ctx.hostport
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end > 0 and hostport[end + 1 : end + 2] == ":" and ":" not in hostport[end + 2 :]:
+            return hostport[1:end]
+        return hostport
+    head, sep, _ = hostport.rpartition(":")
+    if not sep or ":" in head or "[" in head or "]" in head:
+        return hostport
+    return head
+
+
 def _host_label(index: int) -> Resolver:
     def get(ctx: Ctx) -> str:
-        labels = ctx.host.split(".")
+        labels = _request_host(ctx).lower().split(".")
         labels.reverse()  # counted from the right: 0 is the TLD
         return labels[index] if 0 <= index < len(labels) else ""
 
@@ -277,7 +295,7 @@ _EXACT: dict[str, Resolver] = {
     "http.request.method": lambda c: c.method,
     "http.request.scheme": lambda c: c.scheme,
     "http.request.proto": lambda c: f"HTTP/{c.request.version.major}.{c.request.version.minor}",
-    "http.request.host": lambda c: c.host,
+    "http.request.host": _request_host,
     "http.request.hostport": lambda c: c.hostport,
     "http.request.port": _port,
     "http.request.uri": lambda c: c.uri,

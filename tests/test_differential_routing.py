@@ -434,6 +434,51 @@ SCENARIOS: dict[str, tuple[str, list[Request]]] = {
             ("HEAD", "/", {}),
         ],
     ),
+    "host_and_path_placeholders": (
+        """
+        :@PORT@ {
+            respond "{host}|{hostport}|{labels.0}|{labels.1}|{path.0}|{path.1}|{path.2}"
+        }
+        """,
+        [
+            ("GET", "/", {"Host": "WWW.Example.COM."}),
+            ("GET", "//a//b/", {"Host": "[::1]:80"}),
+            ("GET", "/x/", {"Host": "A.b"}),
+            ("GET", "/", {"Host": "Ex.com:8080"}),
+            ("GET", "/", {"Host": "[::1]"}),
+        ],
+    ),
+    "path_forms": (
+        """
+        :@PORT@ {
+            handle /api/* {
+                respond "api {path} {uri} {http.request.uri.path.0}"
+            }
+            @enc path /a%2Fb
+            respond @enc "enc {path}"
+            @dot path /x/y
+            respond @dot "dot {path}"
+            handle_path /strip/* {
+                respond "strip {path} {uri}"
+            }
+            respond "other {path} {query}"
+        }
+        """,
+        [
+            ("GET", "/API/x", {}),
+            ("GET", "//api/x", {}),
+            ("GET", "/api/../x/y", {}),
+            ("GET", "/a%2Fb", {}),
+            ("GET", "/a/b", {}),
+            ("GET", "/x/./y", {}),
+            ("GET", "/x//y", {}),
+            ("GET", "/strip/a%20b?q=%20", {}),
+            ("GET", "/%7Euser", {}),
+            ("GET", "/?a=%zz", {}),
+            ("GET", "/strip", {}),
+            ("GET", "/api", {}),
+        ],
+    ),
 }
 
 
