@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote
 
 from rpc.runtime.context import Ctx
+from rpc.runtime.goduration import go_duration
 
 __all__ = [
     "Lazy",
@@ -272,9 +273,18 @@ def _file(path: str) -> str:
 
 
 def _ext(path: str) -> str:
+    """Go's `path.Ext`: from the last dot of the last element (`.hidden` included)."""
     name = _file(path)
     dot = name.rfind(".")
-    return name[dot:] if dot > 0 else ""
+    return name[dot:] if dot >= 0 else ""
+
+
+def _base(path: str) -> str:
+    """Go's `path.Base`: the last element, trailing slashes dropped; "/" and "." at the ends."""
+    trimmed = path.rstrip("/")
+    if not trimmed:
+        return "/" if path else "."
+    return trimmed[trimmed.rfind("/") + 1 :]
 
 
 def _port(ctx: Ctx) -> str:
@@ -304,9 +314,7 @@ _EXACT: dict[str, Resolver] = {
     "http.request.uri.path_escaped": lambda c: quote(c.path, safe=""),
     "http.request.uri.path.dir": lambda c: _dir(c.path),
     "http.request.uri.path.file": lambda c: _file(c.path),
-    "http.request.uri.path.file.base": lambda c: _file(c.path)[
-        : len(_file(c.path)) - len(_ext(c.path))
-    ],
+    "http.request.uri.path.file.base": lambda c: _base(c.path).removesuffix(_ext(c.path)),
     "http.request.uri.path.file.ext": lambda c: _ext(c.path),
     "http.request.uri.query": lambda c: c.query,
     "http.request.uri.query_escaped": lambda c: quote(c.query, safe=""),
@@ -324,8 +332,9 @@ _EXACT: dict[str, Resolver] = {
     "http.request.orig_uri.path.file": lambda c: _file(_orig_path(c)),
     "http.request.orig_uri.query": lambda c: c.orig_query,
     "http.request.orig_uri.prefixed_query": lambda c: f"?{c.orig_query}" if c.orig_query else "",
-    "http.request.duration": lambda c: f"{time.monotonic() - c.started:.6f}s",
-    "http.request.duration_ms": lambda c: (time.monotonic() - c.started) * 1000,
+    # Go measures in whole nanoseconds: `105.749µs`, and 0.105749 in milliseconds.
+    "http.request.duration": lambda c: go_duration(time.monotonic() - c.started),
+    "http.request.duration_ms": lambda c: round((time.monotonic() - c.started) * 1e9) / 1e6,
     "http.request.local": lambda c: _local(c, "both"),
     "http.request.local.host": lambda c: _local(c, "host"),
     "http.request.local.port": lambda c: _local(c, "port"),

@@ -437,7 +437,7 @@ SCENARIOS: dict[str, tuple[str, list[Request]]] = {
     "host_and_path_placeholders": (
         """
         :@PORT@ {
-            respond "{host}|{hostport}|{labels.0}|{labels.1}|{path.0}|{path.1}|{path.2}"
+            respond "{host}|{hostport}|{labels.0}|{labels.1}|{path.0}|{path.1}|{path.2}|{http.request.uri.path.file.base}|{http.request.uri.path.file.ext}|{file}|{dir}"
         }
         """,
         [
@@ -446,6 +446,9 @@ SCENARIOS: dict[str, tuple[str, list[Request]]] = {
             ("GET", "/x/", {"Host": "A.b"}),
             ("GET", "/", {"Host": "Ex.com:8080"}),
             ("GET", "/", {"Host": "[::1]"}),
+            ("GET", "/d/f.tar.gz", {}),
+            ("GET", "/a/.hidden", {}),
+            ("GET", "/a.b/", {}),
         ],
     ),
     "path_forms": (
