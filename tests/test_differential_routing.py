@@ -482,6 +482,62 @@ SCENARIOS: dict[str, tuple[str, list[Request]]] = {
             ("GET", "/api", {}),
         ],
     ),
+    "cel_expressions": (
+        """
+        :@PORT@ {
+            @a expression path('/a/*') && method('GET')
+            respond @a "a"
+            @b expression {http.request.uri.path}.startsWith("/b") || header({'X-B': 'yes'})
+            respond @b "b"
+            @c expression `{query.n} == "5" && {method} != "POST"`
+            respond @c "c"
+            @d expression `{path}.matches("^/d[0-9]+$")`
+            respond @d "d"
+            @e expression query({'k': ['v1', 'v2']})
+            respond @e "e"
+            @f expression `{header.X-N}.size() > 3`
+            respond @f "f"
+            @g expression `'x' in ['x','y'] && {remote_host} == '127.0.0.1'`
+            respond @g "g {path}"
+            respond "none"
+        }
+        """,
+        [
+            ("GET", "/a/1", {}),
+            ("POST", "/a/1", {}),
+            ("GET", "/bee", {}),
+            ("GET", "/z", {"X-B": "yes"}),
+            ("GET", "/?n=5", {}),
+            ("POST", "/?n=5", {}),
+            ("GET", "/d12", {}),
+            ("GET", "/d1x", {}),
+            ("GET", "/?k=v2", {}),
+            ("GET", "/?k=v3", {}),
+            ("GET", "/q", {"X-N": "abcd"}),
+        ],
+    ),
+    "client_ip_behind_trusted_proxy": (
+        """
+        {
+            servers {
+                trusted_proxies static 127.0.0.1/32
+                client_ip_headers X-Forwarded-For
+            }
+        }
+        :@PORT@ {
+            @priv client_ip 10.0.0.0/8
+            respond @priv "priv {client_ip}"
+            @loc remote_ip 127.0.0.1
+            respond @loc "loc {client_ip} {remote_host}"
+        }
+        """,
+        [
+            ("GET", "/", {"X-Forwarded-For": "10.1.2.3"}),
+            ("GET", "/", {"X-Forwarded-For": "8.8.8.8, 10.1.1.1"}),
+            ("GET", "/", {}),
+            ("GET", "/", {"X-Forwarded-For": "garbage"}),
+        ],
+    ),
 }
 
 
