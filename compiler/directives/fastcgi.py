@@ -26,6 +26,8 @@ from rpc.compiler.values import parse_duration
 __all__ = ["parse_php_fastcgi"]
 
 _DIR_INDEX = "{http.request.uri.path}/"
+# Where the canonical-path redirect points: the original path with a slash, query kept.
+_CANONICAL = "{http.request.orig_uri.path}/{http.request.orig_uri.prefixed_query}"
 
 
 class _Overrides:
@@ -163,16 +165,7 @@ def parse_php_fastcgi(h: Helper) -> list[ConfigValue]:
             )
             redirect = StaticResponse(
                 status_code=text("308"),
-                headers=(
-                    (
-                        "Location",
-                        (
-                            text(
-                                "{http.request.orig_uri.path}/{http.request.orig_uri.prefixed_query}"
-                            ),
-                        ),
-                    ),
-                ),
+                headers=(("Location", (text(_CANONICAL),)),),
                 span=span,
             )
             routes.append(Route(match=(canonical,), handle=(redirect,), span=span))
