@@ -14,11 +14,35 @@ import ipaddress
 from rpc.compiler.errors import Diagnostics
 from rpc.compiler.ir.base import Node
 from rpc.compiler.ir.config import Config
+from rpc.compiler.ir.handlers import Intercept
 from rpc.compiler.ir.matchers import MatchClientIP, MatchExpression, MatchRemoteIP, MatchURLPattern
 from rpc.compiler.ir.proxy import FastCGITransport, ReverseProxy
 from rpc.compiler.walk import nodes
 
-__all__ = ["validate"]
+__all__ = [
+    "FASTCGI_HINT",
+    "FASTCGI_REFUSAL",
+    "INTERCEPT_HINT",
+    "INTERCEPT_REFUSAL",
+    "validate",
+]
+
+# Read as Caddy reads them (`rpc adapt` shows their JSON), but the runtime cannot run them.
+FASTCGI_REFUSAL = (
+    "FastCGI (php_fastcgi, transport fastcgi) cannot run in a compiled proxy: "
+    "the runtime has no FastCGI client"
+)
+FASTCGI_HINT = (
+    "put an HTTP server in front of PHP-FPM (Caddy, nginx) and reverse_proxy to it over HTTP; "
+    "`rpc adapt` still shows the Caddy JSON (see docs/directives.md)"
+)
+INTERCEPT_REFUSAL = (
+    "intercept cannot run in a compiled proxy: the runtime has no response interception"
+)
+INTERCEPT_HINT = (
+    "for proxied responses use reverse_proxy's own `handle_response` / `replace_status`; "
+    "`rpc adapt` still shows the Caddy JSON (see docs/directives.md)"
+)
 
 
 def _bad_range(text: str) -> str | None:
@@ -58,12 +82,9 @@ def validate(config: Config, diags: Diagnostics) -> None:
             elif isinstance(n, ReverseProxy):
                 _check_ranges(n, n.trusted_proxies, "trusted_proxies", diags)
                 if isinstance(n.transport, FastCGITransport):
-                    diags.error(
-                        "RPC304",
-                        "transport fastcgi is not supported by rpc",
-                        n.transport.span or n.span,
-                        "rpc proxies over HTTP/1.1; use `transport http`",
-                    )
+                    diags.error("RPC304", FASTCGI_REFUSAL, n.transport.span or n.span, FASTCGI_HINT)
+            elif isinstance(n, Intercept):
+                diags.error("RPC304", INTERCEPT_REFUSAL, n.span, INTERCEPT_HINT)
             elif isinstance(n, MatchExpression) and n.tree is None:
                 diags.error(
                     "RPC306",

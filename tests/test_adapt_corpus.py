@@ -20,7 +20,6 @@ from rpctest.corpus import Case, cases, layout, tier1
 
 _DNS = "DNS providers are plugins (dns.providers.*); rpc has none, as plain caddy"
 _ACME_SERVER = "acme_server is not supported (docs/directives.md)"
-_FASTCGI = "php_fastcgi is not supported: the runtime has no FastCGI client"
 
 KNOWN = {
     "acme_dns_configured": _DNS,
@@ -40,19 +39,11 @@ KNOWN = {
     "acme_server_policy-both": _ACME_SERVER,
     "acme_server_policy-deny": _ACME_SERVER,
     "acme_server_sign_with_root": _ACME_SERVER,
-    "php_fastcgi_handle_response": _FASTCGI,
-    "php_fastcgi_index_off": _FASTCGI,
-    "php_fastcgi_matcher": _FASTCGI,
-    "php_fastcgi_subdirectives": _FASTCGI,
-    "php_fastcgi_try_files_override": _FASTCGI,
-    "php_fastcgi_try_files_override_no_dir_index": _FASTCGI,
     "global_options_resolvers": _DNS,
     "global_options_resolvers_local_dns_inherit": _DNS,
     "global_options_resolvers_local_override": _DNS,
     "global_options_resolvers_mixed": _DNS,
     "global_options_skip_install_trust": _ACME_SERVER,
-    "intercept_response": "intercept is not supported (docs/directives.md)",
-    "intercept_handle_response_too_many_args": "intercept is not supported",
     "push": "push (HTTP/2 server push) is not supported",
     "tracing": "tracing (OpenTelemetry) is not supported",
     "tls_client_auth_cert_file-legacy-with-verifier": "uses a test-only verifier plugin "

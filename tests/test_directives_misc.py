@@ -181,8 +181,6 @@ UNSUPPORTED = [
     "templates",
     "push",
     "tracing",
-    "intercept",
-    "php_fastcgi localhost:9000",
     "fs myfs",
     "acme_server",
     "timeouts 5s",

@@ -1,5 +1,8 @@
 """Emitters for `request_body` (`RequestBody`), `log_append` (`LogAppend`) and `metrics`.
 
+`intercept` (`Intercept`) is refused by name: the runtime has no response
+interception (`rpc.compiler.validate` reports it first, in `rpc check` too).
+
 `request_body set` is expanded with ReplaceAll; a `log_append` value that is
 one placeholder is logged with its type, any other text as written (Caddy
 2.11 does not expand it).
@@ -9,9 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rpc.compiler.backend.emit import Emitter
+from rpc.compiler.backend.emit import Emitter, Unsupported
 from rpc.compiler.backend.handlers import emits
-from rpc.compiler.ir.handlers import LogAppend, Metrics, RequestBody
+from rpc.compiler.ir.handlers import Intercept, LogAppend, Metrics, RequestBody
+from rpc.compiler.validate import INTERCEPT_HINT, INTERCEPT_REFUSAL
 
 if TYPE_CHECKING:
     from rpc.compiler.backend.routes import RouteCompiler
@@ -54,3 +58,8 @@ def metrics(e: Emitter, _rc: RouteCompiler, h: Metrics) -> str:
         "origin": e.lit(h.origin),
     }
     return e.declare("h", f"{e.rt('MetricsHandler')}({e.kwargs(**fields)})", h.origin)
+
+
+@emits(Intercept)
+def intercept(_e: Emitter, _rc: RouteCompiler, h: Intercept) -> str:
+    raise Unsupported(INTERCEPT_REFUSAL, h.span, INTERCEPT_HINT)

@@ -44,6 +44,7 @@ from rpc.compiler.ir.proxy import (
     WeightedRoundRobin,
 )
 from rpc.compiler.ir.shard import RedisUpstreams
+from rpc.compiler.validate import FASTCGI_HINT, FASTCGI_REFUSAL
 
 if TYPE_CHECKING:
     from rpc.compiler.backend.routes import RouteCompiler
@@ -247,11 +248,7 @@ def _passive(e: Emitter, p: PassiveHealthChecks) -> str:
 @emits(ReverseProxy)
 def reverse_proxy(e: Emitter, rc: RouteCompiler, h: ReverseProxy) -> str:
     if isinstance(h.transport, FastCGITransport):
-        raise Unsupported(
-            "transport fastcgi (php_fastcgi) cannot run in a compiled proxy",
-            h.transport.span or h.span,
-            "serve PHP with a separate PHP-FPM front (e.g. Caddy itself) and proxy to it over HTTP",
-        )
+        raise Unsupported(FASTCGI_REFUSAL, h.transport.span or h.span, FASTCGI_HINT)
     tr = transport(e, h.transport, h.origin, h.span)
     lb = h.load_balancing
     health = h.health_checks

@@ -268,9 +268,14 @@ def build_subroute(
         count = sum(1 for v in routes if v.directive == name)
         if count > 1 or name == "rewrite":
             groups[name] = lowering.next_group()
-    out = []
+    out: list[Route] = []
     for v in routes:
         route = v.value
+        if isinstance(route, Subroute):
+            # A directive's literal subroute (php_fastcgi): routes kept together
+            # and in order through the sorting above, inlined here.
+            out.extend(route.routes)
+            continue
         assert isinstance(route, Route)
         if v.directive in groups:
             route = replace(route, group=groups[v.directive])

@@ -44,7 +44,13 @@ from rpc.compiler.ir.proxy import (
 from rpc.compiler.ir.routes import Handler, MatcherSet
 from rpc.compiler.values import parse_duration, parse_duration_or_ns, parse_size
 
-__all__ = ["ParsedAddress", "ProxyBuilder", "parse_upstream_address"]
+__all__ = [
+    "RESPONSE_SUBDIRECTIVES",
+    "ParsedAddress",
+    "ProxyBuilder",
+    "ResponseRouting",
+    "parse_upstream_address",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,11 +166,67 @@ def parse_upstream_address(text: str) -> ParsedAddress:
     return ParsedAddress(network, scheme, host, port)
 
 
-class ProxyBuilder:
-    """Accumulates one `reverse_proxy` (or `forward_auth`) while its tokens are read."""
+class ResponseRouting:
+    """Named response matchers, `replace_status` and `handle_response` blocks.
+
+    Shared by `reverse_proxy` and `intercept`, whose Caddyfile syntax for
+    them is the same (Caddy's `UnmarshalCaddyfile` + `FinalizeUnmarshalCaddyfile`).
+    """
 
     def __init__(self, h: Helper) -> None:
         self.h = h
+        self.response_matchers: dict[str, ResponseMatcher] = {}
+        self.replace_status: list[ResponseHandler] = []
+        self.handle_response_segments: list[Dispenser] = []
+
+    def response_matcher(self, d: Dispenser) -> None:
+        """`@name ...` on the current token: a named response matcher."""
+        parse_response_matcher(d.new_from_next_segment(), self.response_matchers)
+
+    def finalize_responses(self) -> tuple[ResponseHandler, ...]:
+        """`replace_status` entries, then `handle_response` blocks; unmatched ones last."""
+        handlers = list(self.replace_status)
+        for seg in self.handle_response_segments:
+            seg.next()
+            args = seg.remaining_args()
+            # Caddy 2.11 dropped the 2-argument "status code replacement" message.
+            if len(args) > 1:
+                raise seg.error(
+                    "too many arguments for 'handle_response': only a single response matcher "
+                    f"name is allowed, but got: [{' '.join(args)}]"
+                )
+            matcher = None
+            if args:
+                matcher = self.named_response_matcher(seg, args[0])
+            seg.reset()
+            seg.next()
+            seg.remaining_args()
+            seg.prev()
+            values = parse_segment_as_config(self.h.with_dispenser(seg))
+            subroute = build_subroute(values, self.h.lowering, sort=True, span=seg.head_span)
+            handlers.append(
+                ResponseHandler(match=matcher, routes=subroute.routes, span=seg.head_span)
+            )
+        with_match = [x for x in handlers if x.match is not None]
+        without = [x for x in handlers if x.match is None]
+        return tuple(with_match + without)
+
+    def named_response_matcher(self, d: Dispenser, name: str) -> ResponseMatcher:
+        if not name.startswith("@"):
+            raise d.error("must use a named response matcher, starting with '@'", code="RPC305")
+        found = self.response_matchers.get(name)
+        if found is None:
+            raise d.error(
+                f"no named response matcher defined with name '{name[1:]}'", code="RPC305"
+            )
+        return found
+
+
+class ProxyBuilder(ResponseRouting):
+    """Accumulates one `reverse_proxy` (or `forward_auth`) while its tokens are read."""
+
+    def __init__(self, h: Helper) -> None:
+        super().__init__(h)
         self.scheme: str | None = None
         self.upstreams: list[Upstream] = []
         self.dynamic: DynamicSource | None = None
@@ -177,9 +239,10 @@ class ProxyBuilder:
         self.up = OpsBuilder()
         self.down = RespBuilder()
         self.transport: HTTPTransport | FastCGITransport | None = None
-        self.response_matchers: dict[str, ResponseMatcher] = {}
-        self.replace_status: list[ResponseHandler] = []
-        self.handle_response_segments: list[Dispenser] = []
+        # A transport set before parsing (php_fastcgi's); as in Caddy, a
+        # `transport` subdirective is then an error, and an https:// or
+        # h2c:// upstream still replaces it with an HTTP transport.
+        self.preset_transport: FastCGITransport | None = None
 
     # ------------------------------------------------------------ upstreams
 
@@ -231,7 +294,7 @@ class ProxyBuilder:
         while d.next_block(0):
             name = d.val
             if name.startswith("@"):
-                parse_response_matcher(d.new_from_next_segment(), self.response_matchers)
+                self.response_matcher(d)
                 continue
             handler = SUBDIRECTIVES.get(name)
             if handler is None:
@@ -259,6 +322,8 @@ class ProxyBuilder:
                 transport_node = replace(transport_node, versions=("h2c", "2"))
             if transport_node == HTTPTransport():
                 transport_node = None
+        if transport_node is None:
+            transport_node = self.preset_transport
         lb_node = None
         if self.policy is not None or self.lb or self.retry_match:
             lb_node = LoadBalancing(
@@ -286,44 +351,6 @@ class ProxyBuilder:
             span=span,  # type: ignore[arg-type]
             **self.fields,  # type: ignore[arg-type]
         )
-
-    def finalize_responses(self) -> tuple[ResponseHandler, ...]:
-        """`replace_status` entries, then `handle_response` blocks; unmatched ones last."""
-        handlers = list(self.replace_status)
-        for seg in self.handle_response_segments:
-            seg.next()
-            args = seg.remaining_args()
-            # Caddy 2.11 dropped the 2-argument "status code replacement" message.
-            if len(args) > 1:
-                raise seg.error(
-                    "too many arguments for 'handle_response': only a single response matcher "
-                    f"name is allowed, but got: [{' '.join(args)}]"
-                )
-            matcher = None
-            if args:
-                matcher = self.named_response_matcher(seg, args[0])
-            seg.reset()
-            seg.next()
-            seg.remaining_args()
-            seg.prev()
-            values = parse_segment_as_config(self.h.with_dispenser(seg))
-            subroute = build_subroute(values, self.h.lowering, sort=True, span=seg.head_span)
-            handlers.append(
-                ResponseHandler(match=matcher, routes=subroute.routes, span=seg.head_span)
-            )
-        with_match = [x for x in handlers if x.match is not None]
-        without = [x for x in handlers if x.match is None]
-        return tuple(with_match + without)
-
-    def named_response_matcher(self, d: Dispenser, name: str) -> ResponseMatcher:
-        if not name.startswith("@"):
-            raise d.error("must use a named response matcher, starting with '@'", code="RPC305")
-        found = self.response_matchers.get(name)
-        if found is None:
-            raise d.error(
-                f"no named response matcher defined with name '{name[1:]}'", code="RPC305"
-            )
-        return found
 
 
 def _dial_text(dial: str) -> Text:
@@ -628,16 +655,16 @@ def _rewrite(b: ProxyBuilder, d: Dispenser) -> None:
 def _transport(b: ProxyBuilder, d: Dispenser) -> None:
     if not d.next_arg():
         raise d.arg_err()
-    if b.transport is not None:
+    if b.transport is not None or b.preset_transport is not None:
         raise d.error("transport already specified", code="RPC307")
     b.transport = transport.parse_transport(d)
 
 
-def _handle_response(b: ProxyBuilder, d: Dispenser) -> None:
+def _handle_response(b: ResponseRouting, d: Dispenser) -> None:
     b.handle_response_segments.append(d.new_from_next_segment())
 
 
-def _replace_status(b: ProxyBuilder, d: Dispenser) -> None:
+def _replace_status(b: ResponseRouting, d: Dispenser) -> None:
     args = d.remaining_args()
     if len(args) not in (1, 2):
         raise d.error(
@@ -658,6 +685,12 @@ def _verbose_logs(b: ProxyBuilder, d: Dispenser) -> None:
 
 
 Subdirective = Callable[[ProxyBuilder, Dispenser], None]
+
+# The subdirectives `intercept` shares with `reverse_proxy`.
+RESPONSE_SUBDIRECTIVES: dict[str, Callable[[ResponseRouting, Dispenser], None]] = {
+    "handle_response": _handle_response,
+    "replace_status": _replace_status,
+}
 
 SUBDIRECTIVES: dict[str, Subdirective] = {
     "to": _to,

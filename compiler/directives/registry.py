@@ -44,6 +44,8 @@ _MODULES = (
     "rpc.compiler.directives.static",
     "rpc.compiler.directives.headers",
     "rpc.compiler.directives.proxy",
+    "rpc.compiler.directives.fastcgi",
+    "rpc.compiler.directives.intercept",
     "rpc.compiler.directives.shard",
     "rpc.compiler.directives.rewrite",
     "rpc.compiler.directives.vars",

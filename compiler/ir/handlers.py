@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from rpc.compiler.ir.base import Node, Text, jfield
 from rpc.compiler.ir.headers import ResponseMatcher
+from rpc.compiler.ir.proxy import ResponseHandler
 from rpc.compiler.ir.routes import Handler
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "FileServer",
     "Gzip",
     "HTTPBasicAuth",
+    "Intercept",
     "Invoke",
     "LogAppend",
     "MapHandler",
@@ -367,3 +369,16 @@ class CopyResponseHeaders(Handler):
 
     include: tuple[str, ...] = jfield(default=())
     exclude: tuple[str, ...] = jfield(default=())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Intercept(Handler):
+    """`intercept`: the first response handler matching the upstream response runs.
+
+    Each entry replaces the status (`replace_status`) or runs routes instead of
+    writing the response (`handle_response`); kept for the JSON view only.
+    """
+
+    CADDY_TAG = ("handler", "intercept")
+
+    handle_response: tuple[ResponseHandler, ...] = jfield(default=())
