@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from rpc.compiler.certnames import match_wildcard
 from rpc.compiler.gosort import slice_stable
+from rpc.compiler.ir.base import prefer
 from rpc.compiler.ir.tls import ConnectionPolicy
 
 __all__ = ["consolidate_policies", "shield_from_wildcard_client_auth"]
@@ -101,14 +102,7 @@ def _merge_same_match(a: ConnectionPolicy, b: ConnectionPolicy) -> ConnectionPol
         if x and y and x != y:
             raise ValueError(f"{what} {label}: {x} vs. {y}")
     tags = a.certificate_tags + tuple(t for t in b.certificate_tags if t not in a.certificate_tags)
+    fields = ("alpn", "cipher_suites", "curves", "default_sni", "fallback_sni")
     return replace(
-        a,
-        alpn=a.alpn or b.alpn,
-        cipher_suites=a.cipher_suites or b.cipher_suites,
-        curves=a.curves or b.curves,
-        default_sni=a.default_sni or b.default_sni,
-        fallback_sni=a.fallback_sni or b.fallback_sni,
-        protocol_min=a.protocol_min or b.protocol_min,
-        protocol_max=a.protocol_max or b.protocol_max,
-        certificate_tags=tags,
+        a, **prefer(a, b, *fields, "protocol_min", "protocol_max"), certificate_tags=tags
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from rpc.compiler.directives.modparse import atoi, duration, kw, unknown_module, unmarshal_module
 from rpc.compiler.dispenser import Dispenser
-from rpc.compiler.ir.base import Duration
+from rpc.compiler.ir.base import Duration, prefer
 from rpc.compiler.ir.logs import Module
 from rpc.compiler.ir.tls import (
     EAB,
@@ -93,16 +93,20 @@ def merge_acme(base: ACMEIssuer, over: ACMEIssuer) -> ACMEIssuer:
     )
     return replace(
         base,
-        ca=over.ca or base.ca,
-        test_ca=over.test_ca or base.test_ca,
-        email=over.email or base.email,
-        profile=over.profile or base.profile,
-        account_key=over.account_key or base.account_key,
-        external_account=over.external_account or base.external_account,
-        acme_timeout=over.acme_timeout or base.acme_timeout,
+        **prefer(
+            over,
+            base,
+            "ca",
+            "test_ca",
+            "email",
+            "profile",
+            "account_key",
+            "external_account",
+            "acme_timeout",
+            "preferred_chains",
+            "certificate_lifetime",
+        ),
         trusted_roots_pem_files=roots,
-        preferred_chains=over.preferred_chains or base.preferred_chains,
-        certificate_lifetime=over.certificate_lifetime or base.certificate_lifetime,
         challenges=_merge_challenges(base.challenges, over.challenges),
     )
 
@@ -132,15 +136,8 @@ def _merge_port(base: PortChallenge | None, over: PortChallenge | None) -> PortC
 def _merge_dns(base: DNSChallenge | None, over: DNSChallenge | None) -> DNSChallenge | None:
     if base is None or over is None:
         return over if base is None else base
-    return replace(
-        base,
-        provider=over.provider or base.provider,
-        propagation_delay=over.propagation_delay or base.propagation_delay,
-        propagation_timeout=over.propagation_timeout or base.propagation_timeout,
-        resolvers=over.resolvers or base.resolvers,
-        override_domain=over.override_domain or base.override_domain,
-        ttl=over.ttl or base.ttl,
-    )
+    fields = ("provider", "propagation_delay", "propagation_timeout", "resolvers")
+    return replace(base, **prefer(over, base, *fields, "override_domain", "ttl"))
 
 
 # ---------------------------------------------------------------- issuers

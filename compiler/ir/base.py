@@ -27,6 +27,7 @@ __all__ = [
     "Text",
     "jfield",
     "node",
+    "prefer",
 ]
 
 # `node` is the decorator every IR class uses: frozen, slotted, keyword-only.
@@ -131,3 +132,9 @@ class Duration:
 
     def __bool__(self) -> bool:
         return self.ns != 0
+
+
+def prefer(first: Node, second: Node, *names: str) -> dict[str, Any]:
+    """`name: first.name or second.name` for each field: Caddy's merge of two configs where
+    what one sets wins over the other (as `replace(...)` keyword arguments)."""
+    return {n: getattr(first, n) or getattr(second, n) for n in names}
