@@ -132,6 +132,8 @@ class _Buffer:
 
     def append(self, data: bytes) -> None:
         if data:
+            if type(data) is not bytes:  # a loop reusing its read buffer: keep a copy
+                data = bytes(data)
             self._chunks.append(data)
             self._size += len(data)
 
