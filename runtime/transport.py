@@ -23,6 +23,7 @@ import time
 import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
+from itertools import islice
 from typing import Any
 
 __all__ = [
@@ -38,7 +39,11 @@ __all__ = [
 
 # Bytes buffered from an upstream before reading pauses (flow control).
 READ_HIGH_WATER = 256 * 1024
+# Largest body piece handed out while gunzipping (bounds the inflated size).
 CHUNK = 64 * 1024
+# Largest body piece handed out otherwise: received pieces (at most the loop's
+# read size, 256 KiB) pass through whole, without a copy.
+PIECE = 1024 * 1024
 
 
 class DialError(Exception):
@@ -103,6 +108,131 @@ def client_tls(
 # ---------------------------------------------------------------- the connection
 
 
+class _Buffer:
+    """Bytes received from an upstream and not yet consumed: a queue of the
+    `bytes` objects the loop handed over, plus an offset into the first.
+
+    Body reads pop whole received pieces (no copy) or slice the first one
+    (one copy); parsers that need contiguous bytes (`find`, `peek`, `get`)
+    only ever look at or join the small head they need.
+    """
+
+    __slots__ = ("_chunks", "_off", "_size")
+
+    def __init__(self) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._off = 0  # bytes of _chunks[0] already consumed
+        self._size = 0  # bytes pending in all
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __bool__(self) -> bool:
+        return self._size > 0
+
+    def append(self, data: bytes) -> None:
+        if data:
+            if type(data) is not bytes:  # a loop reusing its read buffer: keep a copy
+                data = bytes(data)
+            self._chunks.append(data)
+            self._size += len(data)
+
+    def clear(self) -> None:
+        self._chunks.clear()
+        self._off = 0
+        self._size = 0
+
+    def take(self, n: int) -> bytes:
+        """Up to `n` (> 0) bytes from the front, from the first received piece only:
+        that piece itself when it fits whole, else one slice of it."""
+        chunks = self._chunks
+        if not chunks:
+            return b""
+        chunk = chunks[0]
+        off = self._off
+        avail = len(chunk) - off
+        if avail <= n:
+            chunks.popleft()
+            self._off = 0
+            if off:
+                chunk = chunk[off:]
+        else:
+            self._off = off + n
+            chunk = chunk[off : off + n]
+            avail = n
+        self._size -= avail
+        return chunk
+
+    def get(self, n: int) -> bytes:
+        """Exactly min(n, len) bytes from the front, joined into one `bytes`."""
+        n = min(n, self._size)
+        first = self.take(n)
+        if len(first) == n:
+            return first
+        parts = [first]
+        left = n - len(first)
+        while left > 0:
+            piece = self.take(left)
+            parts.append(piece)
+            left -= len(piece)
+        return b"".join(parts)
+
+    def peek(self, n: int) -> bytes:
+        """The first min(n, len) bytes without consuming them (a copy: keep `n` small)."""
+        chunks = self._chunks
+        if not chunks:
+            return b""
+        off = self._off
+        first = chunks[0]
+        if len(first) - off >= n:
+            return first[off : off + n]
+        parts = [first[off:]]
+        got = len(parts[0])
+        for chunk in islice(chunks, 1, None):
+            if got >= n:
+                break
+            piece = chunk[: n - got]
+            parts.append(piece)
+            got += len(piece)
+        return b"".join(parts)
+
+    def skip(self, n: int) -> None:
+        """Drop min(n, len) bytes from the front."""
+        chunks = self._chunks
+        n = min(n, self._size)
+        self._size -= n
+        off = self._off + n
+        while chunks and off >= len(chunks[0]):
+            off -= len(chunks.popleft())
+        self._off = off
+
+    def find(self, sep: bytes, start: int = 0) -> int:
+        """Where `sep` first occurs at or after `start` (offsets from the front), or -1;
+        looks across piece boundaries without joining the pieces."""
+        keep = len(sep) - 1
+        pos = -self._off  # offset of the current piece's start
+        carry = b""  # the last `keep` bytes before the current piece (at or after start)
+        for chunk in self._chunks:
+            size = len(chunk)
+            if pos + size <= start:
+                pos += size
+                continue
+            local = max(start - pos, 0)
+            if carry:
+                joint = carry + chunk[local : local + keep]
+                hit = joint.find(sep)
+                if hit >= 0:
+                    return pos - len(carry) + hit
+            hit = chunk.find(sep, local)
+            if hit >= 0:
+                return pos + hit
+            if keep:
+                tail = chunk[max(local, size - keep) :]
+                carry = (carry + tail)[-keep:] if len(tail) < keep else tail
+            pos += size
+        return -1
+
+
 class _Conn(asyncio.Protocol):
     """One upstream connection: a byte buffer fed by the loop, waited on by one reader."""
 
@@ -126,7 +256,7 @@ class _Conn(asyncio.Protocol):
         self.loop = loop
         self.key = key
         self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
+        self.buf = _Buffer()
         self.eof = False
         self.closed = False
         self.error: BaseException | None = None
@@ -143,7 +273,7 @@ class _Conn(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        self.buf += data
+        self.buf.append(data)
         if len(self.buf) > READ_HIGH_WATER and not self._paused and self.transport is not None:
             self._paused = True
             self.transport.pause_reading()
@@ -180,18 +310,23 @@ class _Conn(asyncio.Protocol):
     # -- used by readers and writers
 
     def take(self, n: int) -> bytes:
-        """Up to `n` buffered bytes (resuming reading once the buffer drained)."""
-        buf = self.buf
-        if len(buf) <= n:
-            data = bytes(buf)
-            buf.clear()
-        else:
-            data = bytes(buf[:n])
-            del buf[:n]
-        if self._paused and len(buf) < READ_HIGH_WATER // 2 and self.transport is not None:
+        """Up to `n` buffered bytes, at most one received piece (no copy when it fits
+        whole), resuming reading once the buffer drained below half the high water."""
+        data = self.buf.take(n)
+        if self._paused:
+            self._consumed()
+        return data
+
+    def skip(self, n: int) -> None:
+        """Drop `n` buffered bytes (framing already parsed)."""
+        self.buf.skip(n)
+        if self._paused:
+            self._consumed()
+
+    def _consumed(self) -> None:
+        if self._paused and len(self.buf) < READ_HIGH_WATER // 2 and self.transport is not None:
             self._paused = False
             self.transport.resume_reading()
-        return data
 
     async def wait_data(self, timeout: float | None) -> None:
         """Wait until more bytes (or EOF) arrive; UpstreamTimeout after `timeout`."""
@@ -215,6 +350,12 @@ class _Conn(asyncio.Protocol):
         if self.transport is None or self.closed:
             raise ConnectionResetError("upstream connection closed")
         self.transport.write(data)
+
+    def writelines(self, parts: list[bytes]) -> None:
+        """Several pieces in one go (no joining copy on uvloop)."""
+        if self.transport is None or self.closed:
+            raise ConnectionResetError("upstream connection closed")
+        self.transport.writelines(parts)
 
     async def drain(self, timeout: float | None) -> None:
         if not self._write_paused:
@@ -406,6 +547,7 @@ class UpstreamResponse:
         assert conn is not None
         timeout = self._transport.read_timeout
         mode = self._mode
+        cap = PIECE if self._gunzip is None else CHUNK
         if mode == "length":
             if self._remaining == 0:
                 self._finish(True)
@@ -414,13 +556,13 @@ class UpstreamResponse:
                 if conn.eof:
                     raise BadResponse("unexpected EOF reading response body")
                 await conn.wait_data(timeout)
-            data = conn.take(min(self._remaining, CHUNK))
+            data = conn.take(min(self._remaining, cap))
             self._remaining -= len(data)
             if self._remaining == 0:
                 self._finish(True)
             return data
         if mode == "chunked":
-            return await self._read_chunked(conn, timeout)
+            return await self._read_chunked(conn, timeout, cap)
         if mode == "none":
             self._finish(True)
             return b""
@@ -430,29 +572,29 @@ class UpstreamResponse:
                 self._finish(False)
                 return b""
             await conn.wait_data(timeout)
-        return conn.take(CHUNK)
+        return conn.take(cap)
 
-    async def _read_chunked(self, conn: _Conn, timeout: float | None) -> bytes:
+    async def _read_chunked(self, conn: _Conn, timeout: float | None, cap: int) -> bytes:
         while True:
             buf = conn.buf
             if self._chunk_left > 0:
                 if buf:
-                    data = conn.take(min(self._chunk_left, CHUNK))
+                    data = conn.take(min(self._chunk_left, cap))
                     self._chunk_left -= len(data)
                     if self._chunk_left == 0:
                         self._chunk_left = -2  # expect the CRLF after the data
                     return data
             elif self._chunk_left == -2:
                 if len(buf) >= 2:
-                    if buf[:2] != b"\r\n":
+                    if buf.peek(2) != b"\r\n":
                         raise BadResponse("malformed chunked encoding")
-                    del buf[:2]
+                    conn.skip(2)
                     self._chunk_left = -1
                     continue
             else:
                 end = buf.find(b"\r\n")
                 if end >= 0:
-                    line = bytes(buf[:end]).split(b";", 1)[0].strip()
+                    line = buf.peek(end).split(b";", 1)[0].strip()
                     try:
                         size = int(line, 16)
                     except ValueError:
@@ -463,13 +605,13 @@ class UpstreamResponse:
                         # Trailers (dropped) end with an empty line.
                         last = buf.find(b"\r\n\r\n", end)
                         if last >= 0:
-                            del buf[: last + 4]
+                            conn.skip(last + 4)
                             self._finish(True)
                             return b""
                         if len(buf) > 65536:
                             raise BadResponse("response trailers too large")
                     else:
-                        del buf[: end + 2]
+                        conn.skip(end + 2)
                         self._chunk_left = size
                         continue
                 elif len(buf) > 4096:
@@ -507,8 +649,7 @@ class UpstreamResponse:
         assert conn is not None and conn.transport is not None
         self._conn = None
         self._transport._forget(conn)
-        leftover = bytes(conn.buf)
-        conn.buf.clear()
+        leftover = conn.buf.get(len(conn.buf))
         return conn.transport, leftover, conn
 
 
@@ -707,7 +848,7 @@ class Transport:
         timeout = self.write_timeout
         async for data in body.chunks():
             if chunked:
-                conn.write(b"%x\r\n" % len(data) + data + b"\r\n")
+                conn.writelines([b"%x\r\n" % len(data), data, b"\r\n"])
             else:
                 conn.write(data)
             await conn.drain(timeout)
@@ -719,16 +860,19 @@ class Transport:
         if self.response_header_timeout is not None:
             deadline = time.monotonic() + self.response_header_timeout
         limit = self.max_response_header_size
+        scanned = 0  # bytes already searched for the end of the head
         while True:
             buf = conn.buf
-            end = buf.find(b"\r\n\r\n")
+            end = buf.find(b"\r\n\r\n", scanned)
             if end >= 0:
-                raw = bytes(buf[:end])
-                del buf[: end + 4]
+                raw = buf.get(end)
+                conn.skip(4)
+                scanned = 0
                 resp = self._parse_head(conn, raw, method)
                 if resp is None:
                     continue  # an informational 1xx: the real response follows
                 return resp
+            scanned = max(len(buf) - 3, 0)
             if len(buf) > limit:
                 raise BadResponse("upstream response headers too large")
             if conn.eof:
