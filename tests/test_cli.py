@@ -123,3 +123,17 @@ def test_docs_list_every_diagnostic_code() -> None:
     doc = (Path(__file__).parent.parent / "docs" / "errors.md").read_text()
     for code, title in CODES.items():
         assert f"| {code} | {title} |" in doc, code
+
+
+def test_run_reports_a_deployment_problem_as_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text(
+        "http://localhost:5599 {\n\tjwt {\n\t\talg RS256\n\t\tkey_file /nonexistent.pem\n\t}\n"
+        "\trespond ok\n}\n"
+    )
+    assert cli.main(["run", str(caddyfile)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot build the app" in err and "/nonexistent.pem" in err
+    assert "internal error" not in err

@@ -31,7 +31,12 @@ def run(args: argparse.Namespace, sources: SourceMap) -> int:
     module.__file__ = "<rpc run>"
     # The generated module only runs `main` under __main__; here it is a module,
     # so its APP is built and then served explicitly.
-    exec(compile(source, "<rpc run>", "exec"), module.__dict__)  # noqa: S102 - our own output
+    try:
+        exec(compile(source, "<rpc run>", "exec"), module.__dict__)  # noqa: S102 - our own output
+    except (ValueError, OSError, RuntimeError) as exc:
+        # What `building()` reports for `python app.py`: the deployment, not rpc, is at fault.
+        print(f"rpc: cannot build the app: {exc}", file=sys.stderr)
+        return 1
     sys.modules["rpc_app"] = module
     argv = [a for a in args.app_args if a != "--"]
     return int(module.main(module.APP, argv))
