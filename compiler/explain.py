@@ -393,5 +393,14 @@ def load(text: str, name: str, sources: SourceMap, environ: dict[str, str] | Non
         raise RpcError([Diagnostic.error("RPC304", "cannot compile this Caddyfile", None)])
     module = types.ModuleType("rpc_explain")
     module.__file__ = "<rpc explain>"
-    exec(compile(generated.source, "<rpc explain>", "exec"), module.__dict__)  # noqa: S102
+    try:
+        exec(compile(generated.source, "<rpc explain>", "exec"), module.__dict__)  # noqa: S102
+    except (ValueError, OSError, RuntimeError) as exc:
+        hint = (
+            "explain and test build the proxy's objects as the app does: run them where the "
+            "files and environment variables the Caddyfile names exist"
+        )
+        raise RpcError(
+            [Diagnostic.error("RPC303", f"cannot build the app: {exc}", None, hint)]
+        ) from None
     return Traced(app=module.APP, traces=generated.traces, sources=sources)

@@ -210,3 +210,16 @@ def test_build_zipapp_runs_with_runtime_only(tmp_path: Path) -> None:
     assert "COPY requirements.txt proxy.pyz" in (tmp_path / "Dockerfile").read_text()
     with run_app(out, port):
         assert fetch(port, "GET", "/").body == b"from the zipapp"
+
+
+def test_a_missing_key_file_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "Caddyfile"
+    f.write_text(
+        "http://localhost:8080 {\n\tjwt {\n\t\talg RS256\n\t\tkey_file missing.pem\n\t}\n"
+        "\trespond ok\n}\n"
+    )
+    assert rpc_main(["explain", str(f), "GET http://localhost:8080/"]) == 1
+    err = capsys.readouterr().err
+    assert "RPC303" in err and "missing.pem" in err and "internal error" not in err
