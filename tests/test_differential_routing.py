@@ -538,6 +538,26 @@ SCENARIOS: dict[str, tuple[str, list[Request]]] = {
             ("GET", "/", {"X-Forwarded-For": "garbage"}),
         ],
     ),
+    "nested_named_routes": (
+        """
+        &(b) {
+            respond "b {path}"
+        }
+        &(a) {
+            route {
+                header X-A yes
+                invoke b
+            }
+        }
+        :@PORT@ {
+            handle /a/* {
+                invoke a
+            }
+            invoke b
+        }
+        """,
+        [("GET", "/a/x", {}), ("GET", "/y", {})],
+    ),
 }
 
 

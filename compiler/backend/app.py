@@ -14,6 +14,7 @@ from rpc.compiler.certplan import CertFile, certificate_plan, server_hosts, uses
 from rpc.compiler.directives.matchers import PRIVATE_RANGES
 from rpc.compiler.ir.config import Config, Server
 from rpc.compiler.ir.logs import Logger
+from rpc.compiler.ir.routes import Route
 
 __all__ = ["app_expr"]
 
@@ -29,10 +30,15 @@ def app_expr(e: Emitter, rc: RouteCompiler, config: Config, version: str) -> str
     http = config.http
     if http is None or not http.servers:
         raise Unsupported("the Caddyfile defines no site to serve")
+    # Named routes may invoke each other (even in a cycle): names first, then bodies.
+    bodies: list[tuple[str, Route]] = []
     for server in http.servers:
         for name, route in server.named_routes:
             if name not in rc.named:
-                rc.named[name] = rc.route_list((route,), f"The named route &({name}).")
+                rc.named[name] = e.name("r")
+                bodies.append((name, route))
+    for name, route in bodies:
+        rc.route_list((route,), f"The named route &({name}).", rc.named[name])
     servers = []
     plan = certificate_plan(config)
     for server in http.servers:

@@ -78,9 +78,9 @@ class RouteCompiler:
 
     # ------------------------------------------------------------ entry points
 
-    def route_list(self, routes: tuple[Route, ...], doc: str) -> str:
-        """A function running `routes`; returns its name."""
-        name = self.e.name("r")
+    def route_list(self, routes: tuple[Route, ...], doc: str, name: str | None = None) -> str:
+        """A function running `routes` (named `name` when allocated ahead); returns its name."""
+        name = name or self.e.name("r")
         self.functions.append(Function(name, doc, self._body(routes)))
         return name
 
