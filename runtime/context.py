@@ -104,7 +104,7 @@ class Ctx:
         if type(info) is not tuple:
             info = _peer_info(request.transport)
             if info[0] and hasattr(type(protocol), "peer"):
-                protocol.peer = info
+                protocol.peer = info  # type: ignore[attr-defined]  # listeners._Protocol
         self.remote_ip, self.remote_port, self.tls = info
         self.client_ip = self.remote_ip
         self.trusted_proxy = False

@@ -160,7 +160,7 @@ def strip_response_hop_by_hop(headers: list[tuple[str, str]]) -> list[tuple[str,
                 conn = [value] if conn is None else [*conn, value]
             continue
         out.append((key, value))
-    if conn:
+    if conn and not (len(conn) == 1 and conn[0].strip().lower() in HOP_BY_HOP):
         extra = _tokens(conn) - HOP_BY_HOP  # `Connection: keep-alive` names nothing more
         if extra:
             out = [(k, v) for k, v in out if k.lower() not in extra]
