@@ -98,16 +98,16 @@ class Ctx:
         self.resp_headers = CIMultiDict()
         self.send_hooks = []
         self.error = None
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        if isinstance(peer, tuple) and len(peer) >= 2:
-            self.remote_ip, self.remote_port = str(peer[0]), str(peer[1])
-        else:
-            self.remote_ip, self.remote_port = "", ""
+        # The server's protocol caches the connection's peer and TLS state (`peer`).
+        protocol = request.protocol
+        info = getattr(protocol, "peer", None)
+        if type(info) is not tuple:
+            info = _peer_info(request.transport)
+            if info[0] and hasattr(type(protocol), "peer"):
+                protocol.peer = info  # type: ignore[attr-defined]  # listeners._Protocol
+        self.remote_ip, self.remote_port, self.tls = info
         self.client_ip = self.remote_ip
         self.trusted_proxy = False
-        self.tls = request.transport is not None and (
-            request.transport.get_extra_info("sslcontext") is not None
-        )
         self.scheme = "https" if self.tls else "http"
         self.started = time.monotonic()
         self.orig_method = self.method
@@ -149,6 +149,17 @@ class Ctx:
         self.finalize(resp)
         await resp.prepare(self.request)
         return resp
+
+
+def _peer_info(transport: Any) -> tuple[str, str, bool]:
+    """(peer IP, peer port, TLS) of a connection; empty strings when it has no IP peer."""
+    if transport is None:
+        return "", "", False
+    peer = transport.get_extra_info("peername")
+    tls = transport.get_extra_info("sslcontext") is not None
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return str(peer[0]), str(peer[1]), tls
+    return "", "", tls
 
 
 def _strip_port(hostport: str) -> str:

@@ -168,7 +168,7 @@ def _host_problem(request: web.BaseRequest) -> str | None:
         return ""
     if not hosts:
         return "missing required Host header" if request.version >= (1, 1) else None
-    if any(ch not in _HOST_BYTES for ch in hosts[0]):
+    if not _HOST_BYTES.issuperset(hosts[0]):
         return "malformed Host header"
     return None
 

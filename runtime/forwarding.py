@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from rpc.runtime.context import Ctx
-from rpc.runtime.headers import canonical_key
+from rpc.runtime.headers import _CANONICAL, canonical_key
 
 __all__ = [
     "HOP_BY_HOP",
@@ -86,8 +86,9 @@ def forwarded_headers(ctx: Ctx, ranges: Sequence[IPNetwork], upgrade: str) -> CI
     conn = src.getall("Connection", None)
     if conn:
         drop = drop | _tokens(conn)
-    out: CIMultiDict[str] = CIMultiDict()
+    kept = []
     te_trailers = False
+    canon = _CANONICAL.get
     for key, value in src.items():
         low = key.lower()
         if low in drop:
@@ -96,7 +97,8 @@ def forwarded_headers(ctx: Ctx, ranges: Sequence[IPNetwork], upgrade: str) -> CI
             continue
         if low == "host" or low == "content-length":
             continue  # Host and the body's framing are written by the transport
-        out.add(canonical_key(key), value)
+        kept.append((canon(key) or canonical_key(key), value))
+    out: CIMultiDict[str] = CIMultiDict(kept)
     if te_trailers:
         out["Te"] = "trailers"
     if upgrade:
@@ -122,6 +124,12 @@ def _add_forwarded(ctx: Ctx, ranges: Sequence[IPNetwork], out: CIMultiDict[str])
                 out.popall(name, None)
         return
     trusted = is_trusted(ctx, ranges)
+    if not trusted:
+        # Prior values never survive an untrusted peer: setting replaces them all.
+        out["X-Forwarded-For"] = ip
+        out["X-Forwarded-Proto"] = ctx.scheme
+        out["X-Forwarded-Host"] = ctx.hostport
+        return
     xff = ip
     prior = out.getall("X-Forwarded-For", None)
     if trusted and prior:
@@ -143,8 +151,17 @@ def _add_forwarded(ctx: Ctx, ranges: Sequence[IPNetwork], out: CIMultiDict[str])
 
 def strip_response_hop_by_hop(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """An upstream response's headers without hop-by-hop fields (and those in `Connection`)."""
-    drop = HOP_BY_HOP
-    conn = [v for k, v in headers if k.lower() == "connection"]
-    if conn:
-        drop = drop | _tokens(conn)
-    return [(k, v) for k, v in headers if k.lower() not in drop]
+    out = []
+    conn: list[str] | None = None
+    for key, value in headers:
+        low = key.lower()
+        if low in HOP_BY_HOP:
+            if low == "connection":
+                conn = [value] if conn is None else [*conn, value]
+            continue
+        out.append((key, value))
+    if conn and not (len(conn) == 1 and conn[0].strip().lower() in HOP_BY_HOP):
+        extra = _tokens(conn) - HOP_BY_HOP  # `Connection: keep-alive` names nothing more
+        if extra:
+            out = [(k, v) for k, v in out if k.lower() not in extra]
+    return out

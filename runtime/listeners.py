@@ -84,48 +84,67 @@ def parse_address(text: str) -> list[Address]:
 
 
 class _Protocol(web_protocol.RequestHandler):
-    """aiohttp's HTTP/1 protocol plus a read-header deadline and Go-shaped parse errors."""
+    """aiohttp's HTTP/1 protocol plus a read-header deadline and Go-shaped parse errors.
 
-    __slots__ = ("_hdr_timeout", "_hdr_timer")
+    The deadline is lazy: arming sets `_hdr_deadline` and schedules a timer only
+    when none is pending, disarming clears the deadline and leaves the timer; a
+    timer that fires before the current deadline re-schedules itself for it. A
+    busy keep-alive connection thus creates a timer about once per timeout
+    instead of one (and a cancel) per request. `peer` caches what `Ctx` reads
+    of the transport (peer address and TLS), the same for every request.
+    """
+
+    __slots__ = ("_hdr_deadline", "_hdr_timeout", "_hdr_timer", "peer")
 
     def __init__(self, manager: web_server.Server, *, header_timeout: float | None, **kwargs: Any):
         super().__init__(manager, **kwargs)
         self._hdr_timeout = header_timeout
         self._hdr_timer: asyncio.TimerHandle | None = None
+        self._hdr_deadline: float | None = None
+        self.peer: tuple[str, str, bool] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._arm()  # the first request's headers are timed from the connection's start
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
-    def data_received(self, data: bytes) -> None:
-        before = getattr(self, "_request_count", 0)
-        if (
-            self._hdr_timer is None
-            and data
-            and not getattr(self, "_request_in_progress", False)
-            and not getattr(self, "_messages", ())
-        ):
-            self._arm()
-        super().data_received(data)
-        if getattr(self, "_request_count", 0) != before:
-            self._disarm()
-
-    def _arm(self) -> None:
-        if self._hdr_timeout is not None and self._hdr_timer is None:
-            self._hdr_timer = self._loop.call_later(self._hdr_timeout, self._header_timeout)
-
-    def _disarm(self) -> None:
+        self._hdr_deadline = None
         if self._hdr_timer is not None:
             self._hdr_timer.cancel()
             self._hdr_timer = None
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        before = self._request_count
+        if (
+            self._hdr_deadline is None
+            and data
+            and not self._request_in_progress
+            and not self._messages
+        ):
+            self._arm()
+        super().data_received(data)
+        if self._request_count != before:
+            self._hdr_deadline = None  # disarm; a pending timer finds no deadline
+
+    def _arm(self) -> None:
+        if self._hdr_timeout is None or self._hdr_deadline is not None:
+            return
+        deadline = self._loop.time() + self._hdr_timeout
+        self._hdr_deadline = deadline
+        if self._hdr_timer is None:
+            self._hdr_timer = self._loop.call_at(deadline, self._header_timeout)
 
     def _header_timeout(self) -> None:
         self._hdr_timer = None
-        if getattr(self, "_request_in_progress", False) or getattr(self, "_messages", ()):
+        deadline = self._hdr_deadline
+        if deadline is None:
+            return  # disarmed since; the next arm schedules a new timer
+        if self._loop.time() < deadline:
+            self._hdr_timer = self._loop.call_at(deadline, self._header_timeout)
+            return
+        self._hdr_deadline = None
+        if self._request_in_progress or self._messages:
             return
         _log.debug("closing connection: request headers not received in %ss", self._hdr_timeout)
         self.force_close()

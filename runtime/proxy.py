@@ -34,7 +34,7 @@ from rpc.runtime.forwarding import (
     upgrade_type,
 )
 from rpc.runtime.goduration import GoDuration
-from rpc.runtime.headers import HeaderOps, canonical_key
+from rpc.runtime.headers import _CANONICAL, HeaderOps, canonical_key
 from rpc.runtime.health import ActiveHealthCheck, PassiveHealth
 from rpc.runtime.placeholders import Template
 from rpc.runtime.policies import Policy, Random
@@ -67,6 +67,7 @@ REPLAY_LIMIT = 64 * 1024
 RESPONSE_CONTEXT = "_rp.response"
 
 _RP = "http.reverse_proxy."
+_RP_HEADER = _RP + "header."
 _NO_UPSTREAM = "no upstreams available"
 _STARTED: list[ActiveHealthCheck] = []
 _PENDING: list[ActiveHealthCheck] = []
@@ -251,36 +252,36 @@ class ReverseProxy:
             await start_health_checks()
         start = time.monotonic()
         extra = ctx.extra
+        retries = 0
         try:
-            return await self._serve(ctx, start)
+            # One coroutine for the whole handler: every level of `await` is paid again
+            # each time the request waits for the upstream.
+            method = ctx.method
+            target = ctx.uri
+            if self.rewrite_method is not None or self.rewrite_uri is not None:
+                method, target = self._rewrite(ctx, method, target)
+            upgrade = upgrade_type(ctx.headers)
+            headers = forwarded_headers(ctx, self.trusted_proxies, upgrade)
+            request = ctx.request
+            body = await self._body(ctx, method) if request.body_exists else None
+            proxy_error: BaseException | None = None
+            try:
+                while True:
+                    done, proxy_error, reply = await self._attempt(
+                        ctx, start, retries, proxy_error, method, target, headers, body, upgrade
+                    )
+                    if done:
+                        break
+                    retries += 1
+            finally:
+                extra[_RP + "retries"] = retries
+            if proxy_error is not None:
+                raise _status_error(proxy_error, self.origin)
+            return reply
         finally:
             elapsed = time.monotonic() - start
             extra[_RP + "duration"] = GoDuration(elapsed)
             extra[_RP + "duration_ms"] = elapsed * 1e3
-
-    async def _serve(self, ctx: Ctx, start: float) -> Reply:
-        method = ctx.method
-        target = ctx.uri
-        if self.rewrite_method is not None or self.rewrite_uri is not None:
-            method, target = self._rewrite(ctx, method, target)
-        upgrade = upgrade_type(ctx.headers)
-        headers = forwarded_headers(ctx, self.trusted_proxies, upgrade)
-        body = await self._body(ctx, method)
-        proxy_error: BaseException | None = None
-        retries = 0
-        try:
-            while True:
-                done, proxy_error, reply = await self._attempt(
-                    ctx, start, retries, proxy_error, method, target, headers, body, upgrade
-                )
-                if done:
-                    break
-                retries += 1
-        finally:
-            ctx.extra[_RP + "retries"] = retries
-        if proxy_error is not None:
-            raise _status_error(proxy_error, self.origin)
-        return reply
 
     def _rewrite(self, ctx: Ctx, method: str, target: str) -> tuple[str, str]:
         if self.rewrite_method is not None:
@@ -352,7 +353,7 @@ class ReverseProxy:
     ) -> tuple[bool, BaseException | None, Reply]:
         if retries and self.dynamic_upstreams is not None:
             self.dynamic_upstreams.reset()
-        pool = await self._upstreams(ctx)
+        pool = self.upstreams if self.dynamic_upstreams is None else await self._upstreams(ctx)
         upstream = self.selection_policy.select(pool, ctx)
         if upstream is None:
             if proxy_error is None:
@@ -462,13 +463,16 @@ class ReverseProxy:
             extra[_RP + "status_code"] = status
             extra[_RP + "status_text"] = f"{status} {resp.reason}".rstrip()
             for key, value in resp.headers:
-                extra[_RP + "header." + canonical_key(key)] = value
+                field = _CANONICAL.get(key)
+                extra[_RP_HEADER + (field if field is not None else canonical_key(key))] = value
             passive = self.passive_health
             if passive is not None:
                 for _ in range(passive.strikes(status, latency)):
                     passive.count_failure(upstream)
             try:
-                return await self._respond(ctx, resp, status, method, upgrade)
+                if self.handle_response or upgrade:
+                    return await self._respond(ctx, resp, status, method, upgrade)
+                return await self.finalize(ctx, resp, status, method)
             except (asyncio.CancelledError, ClientGone, ConnectionResetError):
                 raise
             except (HandlerError, BadResponse, UpstreamTimeout, OSError) as exc:
@@ -528,8 +532,8 @@ class ReverseProxy:
                 ops.apply(hdrs, ctx)
             out.extend(hdrs)
         else:
-            for key, value in pairs:
-                out.add(canonical_key(key), value)
+            canon = _CANONICAL.get
+            out.extend([(canon(k) or canonical_key(k), v) for k, v in pairs])
         first = b""
         if not up.done and "Content-Type" not in out and status not in (204, 304):
             first = await up.read()

@@ -83,7 +83,7 @@ class Emitter:
 
     def std(self, module: str) -> str:
         """A standard-library module the generated code uses (`import re`)."""
-        if module not in ("re", "ipaddress", "sys"):
+        if module not in ("re", "ipaddress", "sys", "collections.abc"):
             raise InternalError(f"unexpected stdlib import {module!r}")
         self.stdlib.add(module)
         return module

@@ -84,6 +84,8 @@ def generate(
     except Unsupported as exc:
         diags.add(Diagnostic.error("RPC304", exc.message, exc.span, exc.hint))  # type: ignore[arg-type]
         return None
+    if any(fn.tail is not None for fn in rc.functions):
+        e.std("collections.abc")  # the return type of routes emitted as a plain `def`
     missing = sorted(e.imports - set(runtime.__all__))
     if missing:
         raise InternalError(f"generated code needs runtime names that do not exist: {missing}")

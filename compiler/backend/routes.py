@@ -31,16 +31,30 @@ __all__ = ["STUBBED", "RouteCompiler", "TraceEntry", "server_route"]
 TABLE_MIN = 6
 
 
+_TAIL = "return await "
+
+
 @dataclass
 class Function:
-    """A generated `async def name(ctx)`; `doc` is sanitized, `lines` are generated code."""
+    """A generated `async def name(ctx)`; `doc` is sanitized, `lines` are generated code.
+
+    `tail` is set when the body is one `return await <call>` (comments aside): the
+    function is then emitted as a plain `def` returning the call's awaitable, which
+    saves a coroutine per request and a level to resume at every wait below it.
+    """
 
     name: str
     doc: str
     lines: list[str]
+    tail: str | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.doc = comment_text(self.doc)
+        code = [line for line in self.lines if not line.startswith("#")]
+        if len(code) == 1 and code[0].startswith(_TAIL):
+            call = code[0][len(_TAIL) :]
+            if "await" not in call and ":=" not in call:
+                self.tail = call
 
 
 @dataclass(frozen=True)
