@@ -263,6 +263,19 @@ class Dispenser:
             return None
         return got
 
+    def require_arg(self) -> str:
+        """The next argument on this line; an argument error when there is none."""
+        if not self.next_arg():
+            raise self.arg_err()
+        return self.val
+
+    def require_only_arg(self) -> str:
+        """The one remaining argument on this line; an argument error for none or more."""
+        got = self.all_args(1)
+        if got is None:
+            raise self.arg_err()
+        return got[0]
+
     def count_remaining_args(self) -> int:
         count = 0
         while self.next_arg():

@@ -27,19 +27,6 @@ DEFAULT_LOGGER = "default"
 LOG_COUNTER_STATE = "logCounter"
 
 
-def _arg(d: Dispenser) -> str:
-    if not d.next_arg():
-        raise d.arg_err()
-    return d.val
-
-
-def _all1(d: Dispenser) -> str:
-    got = d.all_args(1)
-    if got is None:
-        raise d.arg_err()
-    return got[0]
-
-
 def parse_log(d: Dispenser, state: dict[str, Any], global_names: set[str] | None) -> SiteLog:
     """`log [<name>] { hostnames, no_hostname, output, format, core, level, sampling,
     include, exclude }` (`include`/`exclude` only as a global option, `hostnames` only
@@ -71,20 +58,20 @@ def parse_log(d: Dispenser, state: dict[str, Any], global_names: set[str] | None
                 raise d.arg_err()
             hostnames.extend(args)
         elif opt == "output":
-            _arg(d)
+            d.require_arg()
             log = replace(log, writer=_writer(d))
         elif opt == "sampling":
             log = replace(log, sampling=_sampling(d.new_from_next_segment()))
         elif opt == "core":
-            _arg(d)
+            d.require_arg()
             log = replace(
                 log, core=unmarshal_module(d, "caddy.logging.cores.", {"mock": _mock_core})
             )
         elif opt == "format":
-            _arg(d)
+            d.require_arg()
             log = replace(log, encoder=parse_encoder(d))
         elif opt == "level":
-            level = _arg(d)
+            level = d.require_arg()
             if d.next_arg():
                 raise d.arg_err()
             log = replace(log, level=level)
@@ -128,10 +115,10 @@ def _sampling(d: Dispenser) -> Sampling:
     while d.next_block(nesting):
         sub = d.val
         if sub == "interval":
-            text = _arg(d)
+            text = d.require_arg()
             out = replace(out, interval=duration(d, text, "failed to parse interval: {err}").ns)
         elif sub in ("first", "thereafter"):
-            text = _arg(d)
+            text = d.require_arg()
             value = atoi(d, text, f"failed to parse {sub}: {{err}}")
             out = replace(out, **kw(sub, value))
         else:
@@ -159,21 +146,21 @@ def _file_writer(d: Dispenser) -> Module:
     roll_compression, roll_local_time, roll_keep, roll_keep_for, roll_interval, roll_minutes,
     roll_at, backup_time_format }`."""
     d.next()
-    filename = _arg(d)
+    filename = d.require_arg()
     if d.next_arg():
         raise d.arg_err()
     s: dict[str, object] = {"filename": filename}
     while d.next_block(0):
         opt = d.val
         if opt == "mode":
-            s["mode"] = f"{_file_mode(d, _all1(d)):04o}"
+            s["mode"] = f"{_file_mode(d, d.require_only_arg()):04o}"
         elif opt == "dir_mode":
-            text = _all1(d)
+            text = d.require_only_arg()
             if text != "from_file":
                 _file_mode(d, text, "dir_mode")
             s["dir_mode"] = text  # kept as written
         elif opt == "roll_compression":
-            text = _all1(d)
+            text = d.require_only_arg()
             if text not in ("none", "gzip", "zstd"):
                 raise d.error(
                     "parsing roll_compression: must be 'none', 'gzip' or 'zstd'", code="RPC303"
@@ -184,7 +171,7 @@ def _file_writer(d: Dispenser) -> Module:
             if d.next_arg():
                 raise d.arg_err()
         elif opt == "roll_size":
-            n = size(d, _all1(d), "parsing size: {err}")
+            n = size(d, d.require_only_arg(), "parsing size: {err}")
             s["roll_size_mb"] = math.ceil(n / (1 << 20))
         elif opt == "roll_uncompressed":
             s["roll_gzip"] = False
@@ -195,15 +182,17 @@ def _file_writer(d: Dispenser) -> Module:
             if d.next_arg():
                 raise d.arg_err()
         elif opt == "roll_keep":
-            s["roll_keep"] = atoi(d, _all1(d), "parsing roll_keep number: {err}")
+            s["roll_keep"] = atoi(d, d.require_only_arg(), "parsing roll_keep number: {err}")
         elif opt == "roll_keep_for":
-            text = _all1(d)
+            text = d.require_only_arg()
             keep = duration(d, text, "parsing roll_keep_for duration: {err}")
             if keep.ns < 0:
                 raise d.error(f"negative roll_keep_for duration: {text}")
             s["roll_keep_days"] = math.ceil(keep.ns / 3_600_000_000_000 / 24)
         elif opt == "roll_interval":
-            s["roll_interval"] = duration(d, _all1(d), "parsing roll_interval duration: {err}")
+            s["roll_interval"] = duration(
+                d, d.require_only_arg(), "parsing roll_interval duration: {err}"
+            )
         elif opt == "roll_minutes":
             s["roll_minutes"] = tuple(
                 atoi(d, p, "parsing roll_minutes number: {err}")
@@ -212,7 +201,7 @@ def _file_writer(d: Dispenser) -> Module:
         elif opt == "roll_at":
             s["roll_at"] = tuple(_list_arg(d, "roll_at"))
         elif opt == "backup_time_format":
-            s["backup_time_format"] = _all1(d)
+            s["backup_time_format"] = d.require_only_arg()
         else:
             raise d.error(f"unrecognized subdirective '{opt}'", code="RPC301")
     return _module("output", "file", s)
@@ -252,14 +241,14 @@ def _list_arg(d: Dispenser, what: str) -> list[str]:
 def _net_writer(d: Dispenser) -> Module:
     """`net <address> { dial_timeout <duration>; soft_start }`."""
     d.next()
-    address = _arg(d)
+    address = d.require_arg()
     if d.next_arg():
         raise d.arg_err()
     s: dict[str, object] = {"address": address}
     while d.next_block(0):
         opt = d.val
         if opt == "dial_timeout":
-            text = _arg(d)
+            text = d.require_arg()
             try:
                 s["dial_timeout"] = parse_duration(text)
             except ValueError:
@@ -338,7 +327,7 @@ def _encoder_config(d: Dispenser) -> dict[str, object]:
             if d.next_arg():
                 raise d.arg_err()
             continue
-        arg = _all1(d)
+        arg = d.require_only_arg()
         if sub not in _ENCODER_KEYS:
             raise d.error(f"unrecognized subdirective {sub}", code="RPC301")
         s[sub] = arg
@@ -346,7 +335,7 @@ def _encoder_config(d: Dispenser) -> dict[str, object]:
 
 
 def _wrap(d: Dispenser) -> Module:
-    _arg(d)
+    d.require_arg()
     return parse_encoder(d)
 
 
@@ -359,7 +348,7 @@ def _filter_encoder(d: Dispenser) -> Module:
 
     def field() -> None:
         name = d.val
-        _arg(d)
+        d.require_arg()
         flt = unmarshal_module(d, "caddy.logging.encoders.filter.", _FILTERS)
         if flt.module == "regexp":
             regexps.setdefault(name, []).append(flt)
@@ -409,7 +398,7 @@ def _append_encoder(d: Dispenser) -> Module:
 
     def field() -> None:
         name = d.val
-        _arg(d)
+        d.require_arg()
         fields[name] = d.scalar_val()
         if d.next_arg():
             raise d.arg_err()
@@ -498,12 +487,12 @@ def _multi_regexp_filter(d: Dispenser) -> Module:
             raise d.error(f"unrecognized subdirective {d.val}", code="RPC301")
         if len(ops) >= 50:
             raise d.error("too many regexp operations (maximum 50 allowed)")
-        pattern = _arg(d)
+        pattern = d.require_arg()
         if len(pattern) > 1000:
             raise d.error("regexp pattern too long (maximum 1000 characters)")
         if not pattern:
             raise d.error("regexp pattern cannot be empty")
-        ops.append(Obj(items=(("regexp", pattern), ("value", _arg(d)))))
+        ops.append(Obj(items=(("regexp", pattern), ("value", d.require_arg()))))
     if not ops:
         raise d.error("multi_regexp filter requires at least one regexp operation")
     return _filter("multi_regexp", {"operations": tuple(ops)})
@@ -521,7 +510,7 @@ def _ip_mask_filter(d: Dispenser) -> Module:
         if d.val not in ("ipv4", "ipv6"):
             raise d.error(f"unrecognized subdirective {d.val}", code="RPC301")
         key = d.val + "_cidr"
-        text = _arg(d)
+        text = d.require_arg()
         s[key] = atoi(d, text, f"error parsing {text}: {{err}}")
     return _filter("ip_mask", {k: s[k] for k in ("ipv4_cidr", "ipv6_cidr") if s.get(k)})
 
@@ -536,10 +525,10 @@ def _actions_filter(name: str, key: str) -> Callable[[Dispenser], Module]:
             kind = d.val
             if kind not in ("replace", "hash", "delete"):
                 raise d.error(f"unrecognized subdirective {kind}", code="RPC301")
-            target = _arg(d)
+            target = d.require_arg()
             items: tuple[tuple[str, object], ...] = ((key, target), ("type", kind))
             if kind == "replace":
-                items += (("value", _arg(d)),)
+                items += (("value", d.require_arg()),)
             actions.append(Obj(items=items))
         return _filter(name, {"actions": tuple(actions) if actions else None})
 

@@ -65,12 +65,6 @@ def _no_args(d: Dispenser) -> None:
         raise d.arg_err()
 
 
-def _arg(d: Dispenser) -> str:
-    if not d.next_arg():
-        raise d.arg_err()
-    return d.val
-
-
 @option("servers")
 def parse_servers(d: Dispenser, lowering: Lowering) -> list[ServerOptions]:
     """`servers [<listener_address>] { name, listener_wrappers, packet_conn_wrappers,
@@ -90,7 +84,7 @@ def parse_servers(d: Dispenser, lowering: Lowering) -> list[ServerOptions]:
                 raise d.error(
                     "cannot set a name for a server without a listener address", code="RPC308"
                 )
-            o.name = _arg(d)
+            o.name = d.require_arg()
         elif opt == "listener_wrappers":
             nesting = d.nesting
             while d.next_block(nesting):
@@ -105,16 +99,16 @@ def parse_servers(d: Dispenser, lowering: Lowering) -> list[ServerOptions]:
                 which = d.val
                 if which not in _TIMEOUTS:
                     raise d.error(f"unrecognized timeouts option '{which}'", code="RPC301")
-                text = _arg(d)
+                text = d.require_arg()
                 o.timeouts[_TIMEOUTS[which]] = duration(
                     d, text, f"parsing {which} timeout duration: {{err}}"
                 )
         elif opt in ("keepalive_interval", "keepalive_idle"):
-            text = _arg(d)
+            text = d.require_arg()
             what = "interval" if opt == "keepalive_interval" else "idle"
             setattr(o, opt, duration(d, text, f"parsing keepalive {what} duration: {{err}}"))
         elif opt == "keepalive_count":
-            text = _arg(d)
+            text = d.require_arg()
             try:
                 o.keepalive_count = int(text, 10)
                 if not -(1 << 31) <= o.keepalive_count < 1 << 31:
@@ -235,14 +229,14 @@ def _proxy_protocol(d: Dispenser) -> Module:
     while d.next_block(0):
         opt = d.val
         if opt == "timeout":
-            text = _arg(d)
+            text = d.require_arg()
             s["timeout"] = duration(d, text, "parsing proxy_protocol timeout duration: {err}")
         elif opt in ("allow", "deny"):
             current = s.get(opt, ())
             assert isinstance(current, tuple)
             s[opt] = current + tuple(d.remaining_args())
         elif opt == "fallback_policy":
-            policy = _arg(d).upper()
+            policy = d.require_arg().upper()
             if policy not in _FALLBACK_POLICIES:
                 raise d.error(f"{d.val} is invalid policy", code="RPC308")
             s["fallback_policy"] = policy

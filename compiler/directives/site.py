@@ -115,12 +115,6 @@ def parse_log_directive(h: Helper) -> list[ConfigValue]:
     return [ConfigValue("custom_log", value, span=h.d.head_span)]
 
 
-def _arg(d: Dispenser) -> str:
-    if not d.next_arg():
-        raise d.arg_err()
-    return d.val
-
-
 def _one(d: Dispenser) -> str:
     args = d.remaining_args()
     if len(args) != 1:
@@ -227,10 +221,10 @@ def parse_tls(h: Helper) -> list[ConfigValue]:
                 acme or ACMEIssuer(), external_account=EAB(key_id=args[0], mac_key=args[1])
             )
         elif opt == "issuer":
-            _arg(d)
+            d.require_arg()
             issuers.append(parse_issuer(d))
         elif opt == "get_certificate":
-            _arg(d)
+            d.require_arg()
             managers.append(parse_cert_manager(d))
         elif opt == "dns":
             acme = dns_acme()
@@ -269,9 +263,9 @@ def parse_tls(h: Helper) -> list[ConfigValue]:
             else:
                 reuse = True
         elif opt == "insecure_secrets_log":
-            cp = replace(cp, insecure_secrets_log=_arg(d))
+            cp = replace(cp, insecure_secrets_log=d.require_arg())
         elif opt == "renewal_window_ratio":
-            text = _arg(d)
+            text = d.require_arg()
             ratio = parse_float(d, text, "parsing renewal_window_ratio: {err}")
             if not 0 < ratio < 1:
                 raise d.error("renewal_window_ratio must be between 0 and 1 (exclusive)")

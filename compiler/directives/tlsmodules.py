@@ -171,19 +171,6 @@ def _port_challenge(ch: Challenges | None, which: str, **changes: object) -> Cha
     return replace(ch, **kw(which, replace(current, **changes)))
 
 
-def _arg(d: Dispenser) -> str:
-    if not d.next_arg():
-        raise d.arg_err()
-    return d.val
-
-
-def _all1(d: Dispenser) -> str:
-    got = d.all_args(1)
-    if got is None:
-        raise d.arg_err()
-    return got[0]
-
-
 def parse_acme(d: Dispenser) -> ACMEIssuer:
     """`acme [<directory_url>] { dir, test_dir, email, profile, timeout, lifetime, eab,
     disable_http_challenge, disable_tlsalpn_challenge, alt_http_port, alt_tlsalpn_port,
@@ -198,7 +185,7 @@ def parse_acme(d: Dispenser) -> ACMEIssuer:
     while d.next_block(0):
         opt = d.val
         if opt == "lifetime":
-            text = _all1(d)
+            text = d.require_only_arg()
             life = duration(d, text, f"invalid lifetime {text}: {{err}}")
             if life.ns < 0:
                 raise d.error(f"lifetime must be >= 0: {text}")
@@ -206,15 +193,15 @@ def parse_acme(d: Dispenser) -> ACMEIssuer:
         elif opt == "dir":
             if iss.ca:
                 raise d.error(f"directory is already specified: {iss.ca}")
-            iss = replace(iss, ca=_all1(d))
+            iss = replace(iss, ca=d.require_only_arg())
         elif opt == "test_dir":
-            iss = replace(iss, test_ca=_all1(d))
+            iss = replace(iss, test_ca=d.require_only_arg())
         elif opt == "email":
-            iss = replace(iss, email=_all1(d))
+            iss = replace(iss, email=d.require_only_arg())
         elif opt == "profile":
-            iss = replace(iss, profile=_all1(d))
+            iss = replace(iss, profile=d.require_only_arg())
         elif opt == "timeout":
-            text = _all1(d)
+            text = d.require_only_arg()
             iss = replace(
                 iss, acme_timeout=duration(d, text, f"invalid timeout duration {text}: {{err}}")
             )
@@ -224,13 +211,13 @@ def parse_acme(d: Dispenser) -> ACMEIssuer:
             which = "http" if opt == "disable_http_challenge" else "tls_alpn"
             iss = replace(iss, challenges=_port_challenge(iss.challenges, which, disabled=True))
         elif opt == "distributed":
-            if _arg(d) != "false":
+            if d.require_arg() != "false":
                 raise d.error("only accepted value is 'false'")
             iss = replace(
                 iss, challenges=replace(iss.challenges or Challenges(), distributed=False)
             )
         elif opt in ("alt_http_port", "alt_tlsalpn_port"):
-            text = _arg(d)
+            text = d.require_arg()
             port = atoi(d, text, f"invalid port {text}: {{err}}")
             which = "http" if opt == "alt_http_port" else "tls_alpn"
             iss = replace(
@@ -248,11 +235,11 @@ def parse_acme(d: Dispenser) -> ACMEIssuer:
             if d.next_arg():
                 dns_provider(d)
         elif opt == "propagation_delay":
-            text = _arg(d)
+            text = d.require_arg()
             delay = duration(d, text, f"invalid propagation_delay duration {text}: {{err}}")
             iss = replace(iss, challenges=with_dns(iss.challenges, propagation_delay=delay))
         elif opt == "propagation_timeout":
-            text = _arg(d)
+            text = d.require_arg()
             timeout = (
                 Duration(-1)
                 if text == "-1"
@@ -265,7 +252,7 @@ def parse_acme(d: Dispenser) -> ACMEIssuer:
             if not resolvers:
                 raise d.arg_err()
         elif opt == "dns_ttl":
-            text = _arg(d)
+            text = d.require_arg()
             ttl = duration(d, text, f"invalid dns_ttl duration {text}: {{err}}")
             iss = replace(iss, challenges=with_dns(iss.challenges, ttl=ttl))
         elif opt == "dns_challenge_override_domain":
@@ -324,9 +311,9 @@ def parse_internal(d: Dispenser) -> InternalIssuer:
     while d.next_block(0):
         opt = d.val
         if opt == "ca":
-            iss = replace(iss, ca=_all1(d))
+            iss = replace(iss, ca=d.require_only_arg())
         elif opt == "lifetime":
-            iss = replace(iss, lifetime=duration(d, _arg(d)))
+            iss = replace(iss, lifetime=duration(d, d.require_arg()))
         elif opt == "sign_with_root":
             if d.next_arg():
                 raise d.arg_err()
@@ -340,7 +327,7 @@ def parse_zerossl(d: Dispenser) -> ZeroSSLIssuer:
     """`zerossl <api_key> { validity_days, alt_http_port, dns, propagation_delay,
     propagation_timeout, resolvers, dns_ttl }`."""
     d.next()
-    api_key = _arg(d)
+    api_key = d.require_arg()
     if d.next_arg():
         raise d.arg_err()
     iss = ZeroSSLIssuer(api_key=api_key)
@@ -355,17 +342,17 @@ def parse_zerossl(d: Dispenser) -> ZeroSSLIssuer:
             days = atoi(d, d.val, f"invalid number of days {d.val}: {{err}}")
             iss = replace(iss, validity_days=days)
         elif opt == "alt_http_port":
-            text = _arg(d)
+            text = d.require_arg()
             iss = replace(iss, alternate_http_port=atoi(d, text, f"invalid port {text}: {{err}}"))
         elif opt == "dns":
-            _arg(d)
+            d.require_arg()
             dns_provider(d)
         elif opt == "propagation_delay":
-            text = _arg(d)
+            text = d.require_arg()
             delay = duration(d, text, f"invalid propagation_delay duration {text}: {{err}}")
             cname = replace(cname or DNSChallenge(), propagation_delay=delay)
         elif opt == "propagation_timeout":
-            text = _arg(d)
+            text = d.require_arg()
             timeout = (
                 Duration(-1)
                 if text == "-1"
@@ -378,7 +365,7 @@ def parse_zerossl(d: Dispenser) -> ZeroSSLIssuer:
             if not resolvers:
                 raise d.arg_err()
         elif opt == "dns_ttl":
-            text = _arg(d)
+            text = d.require_arg()
             ttl = duration(d, text, f"invalid dns_ttl duration {text}: {{err}}")
             cname = replace(cname or DNSChallenge(), ttl=ttl)
         else:
@@ -399,7 +386,7 @@ def parse_cert_manager(d: Dispenser) -> Module:
 
 def _http_manager(d: Dispenser) -> Module:
     d.next()
-    url = _arg(d)
+    url = d.require_arg()
     if d.next_arg():
         raise d.arg_err()
     return Module(tag="via", module="http", settings=(("url", url),))
@@ -429,7 +416,7 @@ def _file_system(d: Dispenser) -> Module:
             raise d.error(f"unrecognized parameter '{d.val}'", code="RPC301")
         if root:
             raise d.error("root already set")
-        root = _arg(d)
+        root = d.require_arg()
         if d.next_arg():
             raise d.arg_err()
     if not root:
@@ -444,7 +431,7 @@ def parse_permission(d: Dispenser) -> Module:
 
 def _http_permission(d: Dispenser) -> Module:
     d.next()
-    endpoint = _arg(d)
+    endpoint = d.require_arg()
     if d.next_arg():
         raise d.arg_err()
     return Module(tag="module", module="http", settings=(("endpoint", endpoint),))

@@ -33,14 +33,8 @@ def parse_transport(d: Dispenser) -> HTTPTransport | FastCGITransport:
     )
 
 
-def _arg(d: Dispenser) -> str:
-    if not d.next_arg():
-        raise d.arg_err()
-    return d.val
-
-
 def _size(d: Dispenser, what: str) -> int:
-    text = _arg(d)
+    text = d.require_arg()
     try:
         return parse_size(text)
     except ValueError as exc:
@@ -48,7 +42,7 @@ def _size(d: Dispenser, what: str) -> int:
 
 
 def _dur(d: Dispenser, what: str) -> Duration:
-    text = _arg(d)
+    text = d.require_arg()
     try:
         return parse_duration(text)
     except ValueError as exc:
@@ -56,7 +50,7 @@ def _dur(d: Dispenser, what: str) -> Duration:
 
 
 def _int(d: Dispenser) -> int:
-    text = _arg(d)
+    text = d.require_arg()
     if not re.fullmatch(r"[+-]?\d+", text):
         raise d.error(f"bad integer value '{text}'")
     return int(text)
@@ -120,7 +114,7 @@ def _http(d: Dispenser) -> HTTPTransport:
         elif opt == "max_response_header":
             t = replace(t, max_response_header_size=_size(d, "max response header"))
         elif opt == "proxy_protocol":
-            version = _arg(d)
+            version = d.require_arg()
             if version not in ("v1", "v2"):
                 raise d.error(f"invalid proxy protocol version '{version}'")
             t = replace(t, proxy_protocol=version)
@@ -183,9 +177,9 @@ def _http(d: Dispenser) -> HTTPTransport:
             tls = replace(tls, ca=_trust_pool(d))
         elif opt == "tls_server_name":
             assert tls is not None
-            tls = replace(tls, server_name=placeholders.parse(_arg(d), keep_unknown=False))
+            tls = replace(tls, server_name=placeholders.parse(d.require_arg(), keep_unknown=False))
         elif opt == "tls_renegotiation":
-            value = _arg(d)
+            value = d.require_arg()
             if value not in ("never", "once", "freely"):
                 raise d.arg_err()
             assert tls is not None
@@ -197,7 +191,7 @@ def _http(d: Dispenser) -> HTTPTransport:
             assert tls is not None
             tls = replace(tls, except_ports=tuple(args))
         elif opt == "keepalive":
-            value = _arg(d)
+            value = d.require_arg()
             assert ka is not None
             if value == "off":
                 ka = replace(ka, enabled=False)
@@ -228,9 +222,9 @@ def _http(d: Dispenser) -> HTTPTransport:
         elif opt == "network_proxy":
             t = replace(t, network_proxy=_network_proxy(d))
         elif opt == "forward_proxy_url":
-            t = replace(t, network_proxy=(("from", "url"), ("url", _arg(d))))
+            t = replace(t, network_proxy=(("from", "url"), ("url", d.require_arg())))
         elif opt == "local_address":
-            t = replace(t, local_address=_arg(d))
+            t = replace(t, local_address=d.require_arg())
         else:
             raise d.error(
                 f"unrecognized subdirective {opt}", code="RPC301", hint=did_you_mean(opt, _OPTIONS)
@@ -242,11 +236,11 @@ def _http(d: Dispenser) -> HTTPTransport:
 
 
 def _network_proxy(d: Dispenser) -> tuple[tuple[str, object], ...]:
-    source = _arg(d)
+    source = d.require_arg()
     if source == "none":
         return (("from", "none"),)
     if source == "url":
-        return (("from", "url"), ("url", _arg(d)))
+        return (("from", "url"), ("url", d.require_arg()))
     raise d.error(
         f"unsupported network_proxy source '{source}'",
         code="RPC304",
@@ -255,7 +249,7 @@ def _network_proxy(d: Dispenser) -> tuple[tuple[str, object], ...]:
 
 
 def _trust_pool(d: Dispenser) -> tuple[tuple[str, object], ...]:
-    provider = _arg(d)
+    provider = d.require_arg()
     if provider == "file":
         files: list[str] = list(d.remaining_args())
         nesting = d.nesting
@@ -294,7 +288,7 @@ def _fastcgi(d: Dispenser) -> FastCGITransport:
     while d.next_block(0):
         key = d.val
         if key == "root":
-            settings["root"] = _arg(d)
+            settings["root"] = d.require_arg()
         elif key == "split":
             split = d.remaining_args()
             if not split:
@@ -311,7 +305,7 @@ def _fastcgi(d: Dispenser) -> FastCGITransport:
                 raise d.arg_err()
             settings[key] = True
         elif key in ("dial_timeout", "read_timeout", "write_timeout"):
-            text = _arg(d)
+            text = d.require_arg()
             try:
                 settings[key] = parse_duration(text)
             except ValueError as exc:

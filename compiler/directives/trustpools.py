@@ -23,12 +23,6 @@ from rpc.compiler.ir.tls import ClientAuth
 __all__ = ["parse_client_auth", "parse_trust_pool"]
 
 
-def _arg(d: Dispenser) -> str:
-    if not d.next_arg():
-        raise d.arg_err()
-    return d.val
-
-
 # ---------------------------------------------------------------- client authentication
 
 
@@ -53,21 +47,21 @@ def parse_client_auth(d: Dispenser) -> ClientAuth:
         elif sub == "trusted_ca_cert":
             if ca is not None:
                 raise d.error(conflict, code="RPC311")
-            trusted_ca.append(_arg(d))
+            trusted_ca.append(d.require_arg())
         elif sub == "trusted_leaf_cert":
-            leaf.append(_arg(d))
+            leaf.append(d.require_arg())
         elif sub in ("trusted_ca_cert_file", "trusted_leaf_cert_file"):
             if sub == "trusted_ca_cert_file" and ca is not None:
                 raise d.error(conflict, code="RPC311")
-            ders = _pem_file_ders(d, _arg(d))
+            ders = _pem_file_ders(d, d.require_arg())
             (trusted_ca if sub == "trusted_ca_cert_file" else leaf).extend(ders)
         elif sub == "trust_pool":
             if trusted_ca:
                 raise d.error(conflict, code="RPC311")
-            _arg(d)
+            d.require_arg()
             ca = parse_trust_pool(d)
         elif sub == "verifier":
-            _arg(d)
+            d.require_arg()
             verifiers.append(unmarshal_module(d, "tls.client_auth.verifier.", {"leaf": _leaf}))
         else:
             raise d.error(f"unknown subdirective for client_auth: {sub}", code="RPC301")
@@ -194,7 +188,7 @@ def _storage_pool(d: Dispenser) -> Module:
         if d.val == "storage":
             if storage is not None:
                 raise d.error("storage module already set")
-            _arg(d)
+            d.require_arg()
             storage = parse_storage(d)
         elif d.val == "keys":
             keys.extend(d.remaining_args())
@@ -229,17 +223,17 @@ def _pool_tls(d: Dispenser) -> list[tuple[str, object]]:
     while d.next_block(nesting):
         opt = d.val
         if opt == "ca":
-            _arg(d)
+            d.require_arg()
             out["ca"] = parse_trust_pool(d)
         elif opt == "insecure_skip_verify":
             out["insecure_skip_verify"] = True
         elif opt == "handshake_timeout":
-            text = _arg(d)
+            text = d.require_arg()
             out["handshake_timeout"] = duration(d, text, f"bad timeout value '{text}': {{err}}")
         elif opt == "server_name":
-            out["server_name"] = _arg(d)
+            out["server_name"] = d.require_arg()
         elif opt == "renegotiation":
-            level = _arg(d)
+            level = d.require_arg()
             if level not in ("never", "once", "freely"):
                 raise d.error("unrecognized renegotiation level: ")
             out["renegotiation"] = level
@@ -257,7 +251,7 @@ def _combined_pool(d: Dispenser) -> Module:
     while d.next_block(nesting):
         if d.val != "source":
             raise d.error(f"unrecognized directive: {d.val}", code="RPC301")
-        _arg(d)
+        d.require_arg()
         sources.append(parse_trust_pool(d))
     if not sources:
         raise d.error("no sources specified")
