@@ -1,10 +1,13 @@
 """Seeded random Caddyfiles served by caddy and by the compiled app: every answer must agree.
 
-Each seed builds a site from named matchers, nested `handle`/`handle_path`/
-`route` blocks and handlers that interact through Caddy's directive order
-(respond, header, rewrite, uri, vars, redir, error, handle_errors), then sends
-random requests to both servers. Seeds are fixed, so a failure reproduces;
-`RPC_RANDOM_SEEDS=200` runs a longer sweep by hand.
+Routing: each seed builds a site from named matchers, nested `handle`/
+`handle_path`/`route` blocks and handlers that interact through Caddy's
+directive order (respond, header, rewrite, uri, vars, redir, error,
+handle_errors). Proxying: a reverse_proxy with a random policy, upstreams,
+header_up/down, rewrite, method and replace_status, whose upstream is the
+same server (an echo route), so each of caddy and rpc proxies to itself.
+Seeds are fixed, so a failure reproduces; `RPC_RANDOM_SEEDS=200` runs a longer
+sweep by hand.
 """
 
 from __future__ import annotations
@@ -89,6 +92,73 @@ def test_random_site_answers_as_caddy(tmp_path: Path, seed: int) -> None:
             headers = r.choice([{}, {"X-T": "yes"}, {"X-T": "no"}])
             try:
                 pair.check(method, target, headers)
+            except AssertionError as exc:
+                differences.append(str(exc))
+    assert not differences, text + "\n" + "\n".join(differences)
+
+
+POLICIES = [
+    "first",
+    "round_robin",
+    "ip_hash",
+    "uri_hash",
+    "header X-K",
+    "query k",
+    "client_ip_hash",
+    "least_conn",
+    "random",
+]
+ECHO = "{method} {uri} {header.X-Up}|{header.X-Drop}|{header.X-Forwarded-Host}"
+
+
+def proxy_caddyfile(r: random.Random) -> str:
+    ups = r.sample(["127.0.0.1:@PORT@", "localhost:@PORT@", "[::1]:@PORT@"], r.randrange(1, 3))
+    options = [f"lb_policy {r.choice(POLICIES)}"]
+    if r.random() < 0.5:
+        options.append(f"header_up X-Up u{r.randrange(9)}")
+    if r.random() < 0.5:
+        options.append("header_up -X-Drop")
+    if r.random() < 0.5:
+        options.append(f"header_down X-Down d{r.randrange(9)}")
+    if r.random() < 0.3:
+        options.append("header_down -X-Echo")
+    if r.random() < 0.3:
+        options.append("method PUT")
+    if r.random() < 0.3:
+        options += ["@e status 4xx", "replace_status @e 299"]
+    wrapper = r.choice(["", "handle_path /p/*", "route /p/*"])
+    if not wrapper.startswith("handle_path") or r.random() < 0.3:
+        options.append("rewrite /echo{uri}")  # never proxy /p/... to itself
+    proxy = [f"reverse_proxy {'' if wrapper else '/p/*'} {' '.join(ups)} {{", *options, "}"]
+    if wrapper:
+        proxy = [f"{wrapper} {{", *proxy, "}"]
+    lines = [
+        ":@PORT@ {",
+        "handle /echo/* {",
+        f'header X-Echo "{ECHO}|{{header.X-Forwarded-Proto}}|{{header.Via}}"',
+        f'respond "echo {ECHO}|{{header.X-Forwarded-For}}|{{host}}"',
+        "}",
+        "handle /missing/* {",
+        'respond "nope" 404',
+        "}",
+        *proxy,
+        'respond "end {path}"',
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("seed", range(SEEDS))
+def test_random_proxy_answers_as_caddy(tmp_path: Path, seed: int) -> None:
+    r = random.Random(seed)
+    text = proxy_caddyfile(r)
+    differences = []
+    with serve_both(tmp_path, text) as pair:
+        for _ in range(6):
+            target = r.choice(["/p/echo/a", "/p/echo/b?k=1", "/echo/d", "/p/missing/x", "/p/zz"])
+            headers = r.choice([{}, {"X-Drop": "x", "X-K": "1"}, {"X-Forwarded-For": "1.2.3.4"}])
+            try:
+                pair.check(r.choice(["GET", "POST"]), target, headers)
             except AssertionError as exc:
                 differences.append(str(exc))
     assert not differences, text + "\n" + "\n".join(differences)

