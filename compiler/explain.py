@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
 from rpc.compiler.backend.module import generate
+from rpc.compiler.backend.module import load as load_module
 from rpc.compiler.backend.routes import TraceEntry
 from rpc.compiler.errors import Diagnostic, RpcError
 from rpc.compiler.ir.base import Node
@@ -391,16 +391,5 @@ def load(text: str, name: str, sources: SourceMap, environ: dict[str, str] | Non
     diags.check()
     if generated is None:  # pragma: no cover - generate reports why through diags
         raise RpcError([Diagnostic.error("RPC304", "cannot compile this Caddyfile", None)])
-    module = types.ModuleType("rpc_explain")
-    module.__file__ = "<rpc explain>"
-    try:
-        exec(compile(generated.source, "<rpc explain>", "exec"), module.__dict__)  # noqa: S102
-    except (ValueError, OSError, RuntimeError) as exc:
-        hint = (
-            "explain and test build the proxy's objects as the app does: run them where the "
-            "files and environment variables the Caddyfile names exist"
-        )
-        raise RpcError(
-            [Diagnostic.error("RPC303", f"cannot build the app: {exc}", None, hint)]
-        ) from None
+    module = load_module(generated.source, "rpc_explain")
     return Traced(app=module.APP, traces=generated.traces, sources=sources)

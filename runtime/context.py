@@ -90,7 +90,7 @@ class Ctx:
         self.query = url.raw_query_string
         hostport = request.headers.get("Host", "")
         self.hostport = hostport
-        self.host = _strip_port(hostport).lower()
+        self.host = host_of(hostport).lower()
         self.headers = request.headers  # type: ignore[assignment]  # copied on first write
         self._headers_copied = False
         self.vars = {}
@@ -162,11 +162,22 @@ def _peer_info(transport: Any) -> tuple[str, str, bool]:
     return "", "", tls
 
 
-def _strip_port(hostport: str) -> str:
+def split_host(hostport: str) -> str | None:
+    """The host of Go's `net.SplitHostPort(hostport)`, or None where Go reports an error
+    (no port, too many colons, brackets out of place)."""
     if hostport.startswith("["):
         end = hostport.find("]")
-        return hostport[1:end] if end > 0 else hostport
-    head, sep, tail = hostport.rpartition(":")
-    if sep and tail.isdigit() and ":" not in head:
-        return head
-    return hostport
+        if end > 0 and hostport[end + 1 : end + 2] == ":" and ":" not in hostport[end + 2 :]:
+            return hostport[1:end]
+        return None
+    head, sep, _ = hostport.rpartition(":")
+    if not sep or ":" in head or "[" in head or "]" in head:
+        return None
+    return head
+
+
+def host_of(hostport: str) -> str:
+    """The host Caddy's host matcher reads from a Host header: without the port, and
+    without IPv6 brackets when there is no port either."""
+    host = split_host(hostport)
+    return host if host is not None else hostport.removeprefix("[").removesuffix("]")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from aiohttp import web
 from multidict import CIMultiDict
 
-from rpc.runtime.context import Ctx, _strip_port
+from rpc.runtime.context import Ctx, host_of
 from rpc.runtime.placeholders import Template
 from rpc.runtime.respmatch import ResponseMatcher
 from rpc.runtime.typedefs import Reply
@@ -258,4 +258,4 @@ def apply_request_ops(ops: HeaderOps, ctx: Ctx) -> None:
     hostport = ops.apply_request(ctx, ctx.writable_headers(), ctx.hostport)
     if hostport != ctx.hostport:
         ctx.hostport = hostport
-        ctx.host = _strip_port(hostport).lower()
+        ctx.host = host_of(hostport).lower()

@@ -23,7 +23,7 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote
 
-from rpc.runtime.context import Ctx
+from rpc.runtime.context import Ctx, split_host
 from rpc.runtime.goduration import go_duration
 
 __all__ = [
@@ -205,16 +205,8 @@ def _path_segment(index: int) -> Resolver:
 def _request_host(ctx: Ctx) -> str:
     """`{http.request.host}`: Go's SplitHostPort host of the Host header, case kept; the
     whole header when it has no port."""
-    hostport = ctx.hostport
-    if hostport.startswith("["):
-        end = hostport.find("]")
-        if end > 0 and hostport[end + 1 : end + 2] == ":" and ":" not in hostport[end + 2 :]:
-            return hostport[1:end]
-        return hostport
-    head, sep, _ = hostport.rpartition(":")
-    if not sep or ":" in head or "[" in head or "]" in head:
-        return hostport
-    return head
+    host = split_host(ctx.hostport)
+    return host if host is not None else ctx.hostport
 
 
 def _host_label(index: int) -> Resolver:

@@ -37,6 +37,7 @@ from rpc.runtime.listeners import make_server, open_server, parse_address
 from rpc.runtime.tls import CertStore, acme_error, default_data_dir
 
 __all__ = [
+    "BUILD_ERRORS",
     "EXIT_CONFIG",
     "EXIT_INTERNAL",
     "EXIT_OK",
@@ -105,6 +106,11 @@ def _parse_args(app: App, argv: Sequence[str] | None) -> Options:
     return Options(workers, ns.check, ns.log_level, ns.allow_python_parser, ns.data_dir)
 
 
+# What building a generated module's objects raises for a deployment problem
+# (a missing key file, an unset variable), as opposed to a bug in rpc.
+BUILD_ERRORS = (ValueError, OSError, RuntimeError)
+
+
 @contextlib.contextmanager
 def building(module: str, version: str) -> Iterator[None]:
     """Around a generated module's declarations: a config problem found while the app is
@@ -114,7 +120,7 @@ def building(module: str, version: str) -> Iterator[None]:
     """
     try:
         yield
-    except (ValueError, OSError, RuntimeError) as exc:
+    except BUILD_ERRORS as exc:
         if module != "__main__":
             raise
         if "--version" in sys.argv[1:]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import types
 from dataclasses import dataclass
 
 import black
@@ -19,7 +20,7 @@ from rpc.compiler.backend import matchers as matcher_code
 from rpc.compiler.backend.app import app_expr
 from rpc.compiler.backend.emit import Emitter, Unsupported
 from rpc.compiler.backend.routes import RouteCompiler, TraceEntry
-from rpc.compiler.errors import Diagnostic, Diagnostics, InternalError
+from rpc.compiler.errors import Diagnostic, Diagnostics, InternalError, RpcError
 from rpc.compiler.ir.config import Config
 
 __all__ = ["Generated", "generate"]
@@ -113,3 +114,26 @@ def generate(
     if trace:  # never shipped: black's formatting is for readers
         return Generated(text, tuple(sorted(e.imports)), tuple(rc.traces))
     return Generated(black.format_str(text, mode=mode), tuple(sorted(e.imports)))
+
+
+def load(source: str, name: str) -> types.ModuleType:
+    """Run a generated module's `source` in memory as module `name` (`rpc run`, `rpc explain`).
+
+    A deployment problem met while its objects are built (a missing key file, an
+    unset variable) is a config error, RPC303, as `python app.py` reports it.
+    """
+    from rpc.runtime.server import BUILD_ERRORS
+
+    module = types.ModuleType(name)
+    module.__file__ = f"<{name}>"
+    try:
+        exec(compile(source, module.__file__, "exec"), module.__dict__)  # noqa: S102 - our output
+    except BUILD_ERRORS as exc:
+        hint = (
+            "the proxy's objects are built as the app builds them: run where the files and "
+            "environment variables the Caddyfile names exist"
+        )
+        raise RpcError(
+            [Diagnostic.error("RPC303", f"cannot build the app: {exc}", None, hint)]
+        ) from None
+    return module

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import types
 
+from rpc.compiler.backend.module import load
 from rpc.compiler.commands.compile import compile_file
 from rpc.compiler.source import SourceMap
 
@@ -27,16 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, sources: SourceMap) -> int:
     source = compile_file(args.file, sources)
-    module = types.ModuleType("rpc_app")
-    module.__file__ = "<rpc run>"
     # The generated module only runs `main` under __main__; here it is a module,
     # so its APP is built and then served explicitly.
-    try:
-        exec(compile(source, "<rpc run>", "exec"), module.__dict__)  # noqa: S102 - our own output
-    except (ValueError, OSError, RuntimeError) as exc:
-        # What `building()` reports for `python app.py`: the deployment, not rpc, is at fault.
-        print(f"rpc: cannot build the app: {exc}", file=sys.stderr)
-        return 1
+    module = load(source, "rpc_app")
     sys.modules["rpc_app"] = module
     argv = [a for a in args.app_args if a != "--"]
     return int(module.main(module.APP, argv))

@@ -342,7 +342,6 @@ def _wrap(d: Dispenser) -> Module:
 def _filter_encoder(d: Dispenser) -> Module:
     """`filter { wrap <encoder>; fields { <field> <filter> ... }; <field> <filter> ... }`."""
     d.next()
-    wrap: Module | None = None
     fields: dict[str, Module] = {}
     regexps: dict[str, list[Module]] = {}
 
@@ -363,15 +362,7 @@ def _filter_encoder(d: Dispenser) -> Module:
             )
         fields[name] = flt
 
-    while d.next_block(0):
-        if d.val == "wrap":
-            wrap = _wrap(d)
-        elif d.val == "fields":
-            nesting = d.nesting
-            while d.next_block(nesting):
-                field()
-        else:
-            field()
+    wrap = _wrap_and_fields(d, field)
     for name, found in regexps.items():
         if len(found) == 1:
             fields[name] = found[0]
@@ -393,7 +384,6 @@ def _filter_encoder(d: Dispenser) -> Module:
 def _append_encoder(d: Dispenser) -> Module:
     """`append { wrap <encoder>; fields { <field> <value> }; <field> <value> }`."""
     d.next()
-    wrap: Module | None = None
     fields: dict[str, object] = {}
 
     def field() -> None:
@@ -403,6 +393,14 @@ def _append_encoder(d: Dispenser) -> Module:
         if d.next_arg():
             raise d.arg_err()
 
+    wrap = _wrap_and_fields(d, field)
+    return _wrapping_encoder("append", wrap, fields)
+
+
+def _wrap_and_fields(d: Dispenser, field: Callable[[], None]) -> Module | None:
+    """The block of `filter` and `append`: `wrap <encoder>`, and fields given one per line,
+    either directly or inside `fields { }` (`field` reads the one at the cursor)."""
+    wrap: Module | None = None
     while d.next_block(0):
         if d.val == "wrap":
             wrap = _wrap(d)
@@ -412,7 +410,7 @@ def _append_encoder(d: Dispenser) -> Module:
                 field()
         else:
             field()
-    return _wrapping_encoder("append", wrap, fields)
+    return wrap
 
 
 def _wrapping_encoder(name: str, wrap: Module | None, fields: Mapping[str, object]) -> Module:

@@ -12,7 +12,7 @@ import re
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from rpc.runtime.context import Ctx
+from rpc.runtime.context import Ctx, host_of, split_host
 from rpc.runtime.goduration import go_duration
 from rpc.runtime.placeholders import resolver_for
 
@@ -51,3 +51,20 @@ def test_durations_are_whole_nanoseconds_in_gos_text() -> None:
 )
 def test_go_duration(seconds: float, text: str) -> None:
     assert go_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("hostport", "go_host", "matched_host"),
+    [
+        ("Example.com:8080", "Example.com", "Example.com"),
+        ("example.com", None, "example.com"),
+        ("[::1]:80", "::1", "::1"),
+        ("[::1]", None, "::1"),
+        ("host:", "host", "host"),
+        ("a:b:c", None, "a:b:c"),
+    ],
+)
+def test_host_of_a_host_header(hostport: str, go_host: str | None, matched_host: str) -> None:
+    # Go's SplitHostPort for placeholders; Caddy's host matcher also drops lone brackets.
+    assert split_host(hostport) == go_host
+    assert host_of(hostport) == matched_host
