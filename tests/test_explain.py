@@ -119,7 +119,7 @@ def test_explain_proxy_is_described_not_contacted() -> None:
     assert x.proxied["chosen"] == "10.9.9.1:1"
 
 
-def test_explain_names_the_hashed_upstream_like_the_app() -> None:
+def test_explain_names_a_stable_hashed_upstream_from_the_whole_pool() -> None:
     text = """\
 :8080 {
 \treverse_proxy 10.9.9.1:1 10.9.9.2:1 10.9.9.3:1 {
