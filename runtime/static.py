@@ -63,17 +63,14 @@ class StaticResponse:
         body = render(self.body, ctx) if self.body is not None else ""
         if body and "Content-Type" not in out:
             out["Content-Type"] = _content_type(body)
-        status = ctx.error.status if ctx.error is not None and ctx.error.status > 0 else 200
-        if isinstance(self.status_code, int):
-            status = self.status_code
-        elif self.status_code is not None:
-            text = render(self.status_code, ctx)
-            try:
-                status = _atoi(text)
-            except ValueError:
-                raise HandlerError(
-                    500, f'strconv.Atoi: parsing "{text}": invalid syntax', origin=self.origin
-                ) from None
+        default = ctx.error.status if ctx.error is not None and ctx.error.status > 0 else 200
+        status = _status(
+            self.status_code,
+            ctx,
+            default,
+            'strconv.Atoi: parsing "{}": invalid syntax',
+            self.origin,
+        )
         if not 100 <= status <= 999:
             # Go's WriteHeader panics on such a code and the connection is dropped.
             transport = ctx.request.transport
@@ -103,17 +100,9 @@ class StaticError:
         self.origin = origin
 
     async def __call__(self, ctx: Ctx) -> web.StreamResponse:
-        status = 500
-        if isinstance(self.status_code, int):
-            status = self.status_code
-        elif self.status_code is not None:
-            text = render(self.status_code, ctx)
-            try:
-                status = _atoi(text)
-            except ValueError:
-                raise HandlerError(
-                    500, f"parsing status code: {text!r} is not a number", origin=self.origin
-                ) from None
+        status = _status(
+            self.status_code, ctx, 500, "parsing status code: {!r} is not a number", self.origin
+        )
         message = render(self.error, ctx) if self.error is not None else ""
         raise HandlerError(status, message, origin=self.origin)
 
@@ -153,3 +142,17 @@ def _atoi(text: str) -> int:
     if not digits or not digits.isascii() or not digits.isdigit():
         raise ValueError(text)
     return int(text)
+
+
+def _status(code: int | Text | None, ctx: Ctx, default: int, error: str, origin: str) -> int:
+    """A configured status: constant, or a placeholder text read as Go's Atoi (a 500 with
+    Caddy's `error` wording, formatted with the text, when it is not a number)."""
+    if isinstance(code, int):
+        return code
+    if code is None:
+        return default
+    text = render(code, ctx)
+    try:
+        return _atoi(text)
+    except ValueError:
+        raise HandlerError(500, error.format(text), origin=origin) from None
